@@ -1,0 +1,21 @@
+"""Descent Lab's engine: safe parsing, derivatives, step rules, one run loop, one trace.
+
+Pure Python + numpy + sympy (no streamlit), usable from a notebook or ``python -m core``::
+
+    from core import build_problem, run, Options
+    problem = build_problem("4x^2 + y^2")
+    trace = run(problem, [15, 15], "gd-optimal", Options(tol=1e-10))
+"""
+
+from .methods import (METHODS, Method, MethodStop, Options, OptionsError, Point, Step,
+                      backtracking, get_method, register)
+from .parsing import ParseError, ParsedFunction, natural_key, parse_function
+from .problem import Derivation, EvaluationError, Problem, build_problem, compile_derivation, derive
+from .run import STATIONARY_KINDS, STATUSES, Trace, best_value, classify_stationary_point, run, run_all
+
+__all__ = [
+    "METHODS", "Method", "MethodStop", "Options", "OptionsError", "Point", "Step", "backtracking",
+    "get_method", "register", "ParseError", "ParsedFunction", "natural_key", "parse_function",
+    "Derivation", "EvaluationError", "Problem", "build_problem", "compile_derivation", "derive",
+    "STATIONARY_KINDS", "STATUSES", "Trace", "best_value", "classify_stationary_point", "run", "run_all",
+]

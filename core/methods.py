@@ -1,0 +1,290 @@
+"""Methods as small step rules, registered by id.
+
+A method is a class with ``step(point) -> Step``; the instance holds whatever state the method
+keeps between steps (momentum's velocity, BFGS's inverse-Hessian estimate). The run loop in
+:mod:`core.run` owns everything else: evaluating f and g, recording, stopping, statuses.
+A step rule that cannot go on raises :class:`MethodStop` with a status and a message.
+
+Adding a method: one subclass of :class:`Method` decorated with ``@register``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import ClassVar
+
+import numpy as np
+
+from .problem import Problem
+
+# Newton is refused (status singular_hessian) when H is this ill-conditioned: beyond ~1/eps
+# the solve returns digits that mean nothing.
+MAX_CONDITION = 1e13
+
+
+class OptionsError(ValueError):
+    """An option value is out of range; the message names the option."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """Options shared by all methods; each method reads the ones it needs."""
+
+    lr: float = 0.1  # fixed learning rate (gd, momentum)
+    beta: float = 0.9  # momentum coefficient
+    tol: float = 1e-8  # stop when ||g||_2 <= tol
+    max_iter: int = 1000  # at most this many steps
+    c1: float = 1e-4  # Armijo sufficient-decrease constant
+    shrink: float = 0.5  # backtracking factor
+    max_backtracks: int = 60  # 0.5^60 ~ 1e-18: beyond that no step is worth taking
+
+    def __post_init__(self) -> None:
+        checks = {
+            "lr": math.isfinite(self.lr) and self.lr > 0,
+            "beta": math.isfinite(self.beta) and 0 <= self.beta < 1,
+            "tol": math.isfinite(self.tol) and self.tol > 0,
+            "max_iter": isinstance(self.max_iter, int) and 0 <= self.max_iter <= 100_000,
+            "c1": 0 < self.c1 < 1,
+            "shrink": 0 < self.shrink < 1,
+            "max_backtracks": isinstance(self.max_backtracks, int) and 1 <= self.max_backtracks <= 200,
+        }
+        ranges = {"lr": "> 0", "beta": "in [0, 1)", "tol": "> 0", "max_iter": "an integer in [0, 100000]",
+                  "c1": "in (0, 1)", "shrink": "in (0, 1)", "max_backtracks": "an integer in [1, 200]"}
+        for name, ok in checks.items():
+            if not ok:
+                raise OptionsError(f"option {name} must be {ranges[name]} (got {getattr(self, name)!r})")
+
+    @classmethod
+    def names(cls) -> tuple[str, ...]:
+        return tuple(f.name for f in fields(cls))
+
+
+@dataclass(frozen=True)
+class Point:
+    """What a step rule sees at x_k. ``hessian`` is None unless the method asks for it."""
+
+    x: np.ndarray
+    f: float
+    g: np.ndarray
+    hessian: np.ndarray | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """The step x_{k+1} = x_k + step_size * direction, and what the method decided."""
+
+    direction: np.ndarray
+    step_size: float
+    decision: str = ""
+
+
+class MethodStop(Exception):
+    """A step rule cannot produce a step; ``status`` is one of core.run.STATUSES."""
+
+    def __init__(self, status: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Method:
+    """Base of all step rules. Subclasses set the class attributes and implement step()."""
+
+    id: ClassVar[str]
+    label: ClassVar[str]
+    update_latex: ClassVar[str]  # the update rule, shown beside the method's results
+    needs_hessian: ClassVar[bool] = False
+    options_used: ClassVar[tuple[str, ...]] = ()
+
+    def __init__(self, problem: Problem, options: Options) -> None:
+        self.problem, self.options = problem, options
+
+    def step(self, point: Point) -> Step:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    """Class decorator: make a method available under ``cls.id``."""
+    if cls.id in METHODS:
+        raise ValueError(f"method id {cls.id!r} registered twice")
+    METHODS[cls.id] = cls
+    return cls
+
+
+def get_method(method_id: str) -> type[Method]:
+    try:
+        return METHODS[method_id]
+    except KeyError:
+        raise OptionsError(f"unknown method {method_id!r}; known: {', '.join(METHODS)}") from None
+
+
+def backtracking(problem: Problem, point: Point, direction: np.ndarray, options: Options,
+                 initial: float = 1.0) -> tuple[float, int]:
+    """Armijo backtracking: the first eta = initial * shrink^j with
+    f(x + eta d) <= f(x) + c1 eta g'd. Returns (eta, j); points where f is undefined fail the test.
+    """
+    slope = float(point.g @ direction)
+    if not slope < 0:
+        raise MethodStop("line_search_failed", f"the direction is not a descent direction (g'd = {slope:.3g})")
+    eta = initial
+    for backtracks in range(options.max_backtracks + 1):
+        if problem.value_or_inf(point.x + eta * direction) <= point.f + options.c1 * eta * slope:
+            return eta, backtracks
+        eta *= options.shrink
+    raise MethodStop("line_search_failed",
+                     f"no step along the direction decreased f enough after {options.max_backtracks} "
+                     "halvings: the changes in f are below floating-point precision here")
+
+
+def _newton_direction(hessian: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """Solve H d = -g (never invert); MethodStop when H is singular or numerically so."""
+    try:
+        direction = np.linalg.solve(hessian, -g)
+    except np.linalg.LinAlgError:
+        raise MethodStop("singular_hessian", "the Hessian is singular here: H d = -g has no unique solution") from None
+    condition = np.linalg.cond(hessian)
+    if not np.isfinite(direction).all() or not condition <= MAX_CONDITION:
+        raise MethodStop("singular_hessian",
+                         f"the Hessian is numerically singular here (condition number {condition:.2e} > {MAX_CONDITION:.0e})")
+    return direction
+
+
+@register
+class GradientDescent(Method):
+    id = "gd"
+    label = "Gradient descent, fixed rate"
+    update_latex = r"x_{k+1} = x_k - \eta\, g_k"
+    options_used = ("lr",)
+
+    def step(self, point: Point) -> Step:
+        return Step(-point.g, self.options.lr)
+
+
+@register
+class OptimalRateGradientDescent(Method):
+    """Step along -g by the minimiser of the quadratic model along that line: eta = g'g / g'Hg."""
+
+    id = "gd-optimal"
+    label = "Gradient descent, optimal rate"
+    update_latex = r"x_{k+1} = x_k - \frac{g_k^\top g_k}{g_k^\top H_k\, g_k}\, g_k"
+    needs_hessian = True
+
+    def step(self, point: Point) -> Step:
+        g = point.g
+        curvature = float(g @ point.hessian @ g)
+        if not curvature > 0:
+            raise MethodStop("negative_curvature",
+                             f"g'Hg = {curvature:.3g} <= 0: the quadratic model along -g has no minimum, "
+                             "so the optimal rate g'g/g'Hg is undefined")
+        return Step(-g, float(g @ g) / curvature)
+
+
+@register
+class Newton(Method):
+    id = "newton"
+    label = "Newton"
+    update_latex = r"x_{k+1} = x_k - H_k^{-1} g_k \quad(\text{solve } H_k d_k = -g_k)"
+    needs_hessian = True
+
+    def step(self, point: Point) -> Step:
+        return Step(_newton_direction(point.hessian, point.g), 1.0)
+
+
+@register
+class ArmijoGradientDescent(Method):
+    id = "gd-armijo"
+    label = "Gradient descent, backtracking (Armijo)"
+    update_latex = (r"x_{k+1} = x_k - \eta_k g_k,\ \eta_k = \max_j \beta^j:\ "
+                    r"f(x_k - \eta_k g_k) \le f_k - c_1 \eta_k \|g_k\|^2")
+    options_used = ("c1", "shrink")
+
+    def step(self, point: Point) -> Step:
+        eta, backtracks = backtracking(self.problem, point, -point.g, self.options)
+        return Step(-point.g, eta, f"{backtracks} backtracks")
+
+
+@register
+class DampedNewton(Method):
+    """Newton direction with Armijo backtracking; where H is not positive definite, the
+    saddle-free direction -|H|^-1 g (eigenvalues replaced by their absolute values)."""
+
+    id = "newton-damped"
+    label = "Damped Newton (line search, fallback)"
+    update_latex = (r"x_{k+1} = x_k - \eta_k \tilde H_k^{-1} g_k,\ \tilde H_k = H_k \text{ if } H_k \succ 0"
+                    r" \text{ else } |H_k|")
+    needs_hessian = True
+    options_used = ("c1", "shrink")
+
+    def step(self, point: Point) -> Step:
+        hessian = point.hessian
+        try:
+            np.linalg.cholesky(hessian)  # succeeds exactly when H is positive definite
+            direction = _newton_direction(hessian, point.g)
+            decision = "Newton direction"
+        except (np.linalg.LinAlgError, MethodStop):
+            eigenvalues, vectors = np.linalg.eigh(hessian)
+            floor = 1e-8 * max(1.0, float(np.abs(eigenvalues).max()))
+            direction = -vectors @ ((vectors.T @ point.g) / np.maximum(np.abs(eigenvalues), floor))
+            decision = f"fallback |H| (H not positive definite, min eigenvalue {eigenvalues.min():.3g})"
+        eta, backtracks = backtracking(self.problem, point, direction, self.options)
+        return Step(direction, eta, f"{decision}; {backtracks} backtracks")
+
+
+@register
+class Momentum(Method):
+    """Heavy ball: v_{k+1} = beta v_k - g_k, x_{k+1} = x_k + eta v_{k+1}."""
+
+    id = "momentum"
+    label = "Momentum (heavy ball)"
+    update_latex = r"v_{k+1} = \beta v_k - g_k,\quad x_{k+1} = x_k + \eta\, v_{k+1}"
+    options_used = ("lr", "beta")
+
+    def __init__(self, problem: Problem, options: Options) -> None:
+        super().__init__(problem, options)
+        self.velocity = np.zeros(problem.n)
+
+    def step(self, point: Point) -> Step:
+        self.velocity = self.options.beta * self.velocity - point.g
+        return Step(self.velocity.copy(), self.options.lr)
+
+
+@register
+class BFGS(Method):
+    """Quasi-Newton: d = -B_k g with B_k the BFGS inverse-Hessian estimate, Armijo line search."""
+
+    id = "bfgs"
+    label = "BFGS (quasi-Newton)"
+    update_latex = (r"x_{k+1} = x_k - \eta_k B_k g_k,\ B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top)"
+                    r" + \rho s s^\top,\ \rho = 1/y^\top s")
+    options_used = ("c1", "shrink")
+
+    def __init__(self, problem: Problem, options: Options) -> None:
+        super().__init__(problem, options)
+        self.inverse_hessian: np.ndarray | None = None  # None until the first update
+        self.previous: Point | None = None
+
+    def step(self, point: Point) -> Step:
+        n = point.x.size
+        decision = "initial B = I"
+        if self.previous is not None:
+            s, y = point.x - self.previous.x, point.g - self.previous.g
+            sy = float(s @ y)
+            if sy > 1e-12 * float(np.linalg.norm(s) * np.linalg.norm(y)):
+                if self.inverse_hessian is None:  # scale the first estimate (Nocedal & Wright 6.20)
+                    self.inverse_hessian = np.eye(n) * sy / float(y @ y)
+                rho = 1.0 / sy
+                left = np.eye(n) - rho * np.outer(s, y)
+                self.inverse_hessian = left @ self.inverse_hessian @ left.T + rho * np.outer(s, s)
+                decision = "B updated"
+            else:
+                decision = "update skipped (s'y <= 0)"
+        estimate = np.eye(n) if self.inverse_hessian is None else self.inverse_hessian
+        direction = -estimate @ point.g
+        if not float(point.g @ direction) < 0:  # rounding broke positive definiteness
+            self.inverse_hessian, direction, decision = None, -point.g, "reset B = I"
+        eta, backtracks = backtracking(self.problem, point, direction, self.options)
+        self.previous = point
+        return Step(direction, eta, f"{decision}; {backtracks} backtracks")

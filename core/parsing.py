@@ -1,0 +1,307 @@
+"""Safe parsing of the function text a person types.
+
+User text is hostile: ``sympify``/``parse_expr`` end in ``eval`` and restricting their globals
+does not stop attribute-chain escapes. So the text goes through four gates before sympy
+evaluates anything:
+
+1. a character whitelist and a length bound on the raw text;
+2. our own tokenizer, which decides what every name means (function, constant, variable, or a
+   product of one-letter variables such as ``xy``) and rebuilds a normalised text;
+3. sympy's token rewrite only (``stringify_expr`` with implicit multiplication/application,
+   ``convert_xor`` and ``rationalize``), whose output is parsed with ``ast.parse`` and checked
+   node by node against a whitelist, with bounds on size, depth, exponents and constants;
+4. evaluation of the checked code with empty builtins and a namespace holding only the
+   whitelisted sympy objects.
+
+Every rejection raises :class:`ParseError` with a message meant for a person.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+from dataclasses import dataclass
+
+import sympy as sp
+from sympy.parsing.sympy_parser import (
+    convert_xor,
+    implicit_application,
+    implicit_multiplication,
+    rationalize,
+    standard_transformations,
+    stringify_expr,
+)
+
+MAX_LENGTH = 1000  # characters of user text
+MAX_NESTING = 40  # parenthesis depth (Python's own parser gives up near 200)
+MAX_AST_NODES = 4000
+MAX_EXPONENT = 100  # |constant exponent|; 2^2^2^2^2 and x^100000 are refused
+MAX_CONSTANT = 1e300  # |value| of any constant sub-expression
+MAX_NUMBER_CHARS = 30
+MAX_VARIABLES = 20
+
+# Name the user types -> sympy object. `abs` and `ln` are the friendly spellings.
+FUNCTIONS: dict[str, object] = {
+    "sin": sp.sin, "cos": sp.cos, "tan": sp.tan,
+    "asin": sp.asin, "acos": sp.acos, "atan": sp.atan,
+    "sinh": sp.sinh, "cosh": sp.cosh, "tanh": sp.tanh,
+    "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
+}
+CONSTANTS: dict[str, object] = {"pi": sp.pi, "e": sp.E}
+# Constructors that sympy's auto_number/rationalize steps insert around numeric literals.
+_NUMBER_CONSTRUCTORS: dict[str, object] = {
+    "Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
+}
+_TRANSFORMATIONS = standard_transformations + (
+    implicit_multiplication, implicit_application, convert_xor, rationalize,
+)
+
+_ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_+\-*/^(). \t]")
+_TOKEN = re.compile(
+    r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
+    r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
+    r"|(?P<op>\*\*|[-+*/^()])"
+    r"|(?P<space>[ \t]+)"
+)
+VARIABLE_NAME = re.compile(r"[A-Za-z](?:_?[0-9]+)?")
+
+
+class ParseError(ValueError):
+    """The text cannot be accepted; ``str(err)`` tells a person what is wrong and where."""
+
+
+@dataclass(frozen=True)
+class ParsedFunction:
+    """The checked result of parsing: a sympy expression of real symbols."""
+
+    text: str  # normalised text: the cache key for everything derived from it
+    expr: sp.Expr
+    variables: tuple[sp.Symbol, ...]
+
+
+def natural_key(name: str) -> tuple:
+    """Sort key putting x2 before x10."""
+    return tuple(int(part) if part.isdigit() else part for part in re.split(r"(\d+)", name))
+
+
+def _fail_at(message: str, text: str, pos: int, hint: str = "") -> ParseError:
+    near = text[max(0, pos - 10):pos + 10]
+    return ParseError(f"{message} at position {pos + 1} (near {near!r}){hint}")
+
+
+def _check_raw_text(text: str) -> None:
+    if not text or not text.strip():
+        raise ParseError("the function is empty: type an expression such as 4x^2 + y^2")
+    if len(text) > MAX_LENGTH:
+        raise ParseError(f"expression too long ({len(text)} characters, max {MAX_LENGTH})")
+    for pos, char in enumerate(text):
+        if not _ALLOWED_CHARS.fullmatch(char):
+            shown = char if char.isprintable() else f"U+{ord(char):04X}"
+            if char in "[]{}":
+                hint = ": use round parentheses"
+            elif char == ",":
+                hint = ": no commas (write decimals with a point, 0.5)"
+            elif char.isprintable() and not char.isascii():
+                hint = ": only plain ASCII letters, digits and + - * / ^ ( ) are accepted"
+            else:
+                hint = ""
+            raise _fail_at(f"unexpected character {shown!r}", text, pos, hint)
+    depth = 0
+    for pos, char in enumerate(text):
+        if char == "(":
+            depth += 1
+            if depth > MAX_NESTING:
+                raise _fail_at(f"parentheses nested too deeply (max {MAX_NESTING})", text, pos)
+        elif char == ")":
+            depth -= 1
+            if depth < 0:
+                raise _fail_at("unmatched ')'", text, pos)
+    if depth > 0:
+        raise ParseError(f"unbalanced parentheses: {depth} '(' not closed")
+
+
+def _tokenize(text: str) -> list[tuple[str, str, int]]:
+    """(kind, text, position) for each token; our reading is the only one that counts."""
+    tokens, pos = [], 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        if match is None:  # only a lone '.' can get here after the character check
+            raise _fail_at(f"unexpected {text[pos]!r}", text, pos)
+        kind = match.lastgroup
+        if kind != "space":
+            tokens.append((kind, match.group(), pos))
+        pos = match.end()
+    return tokens
+
+
+def _resolve_name(name: str, pos: int, text: str, declared: set[str] | None) -> list[str]:
+    """What a name means, as a list of names sympy will see (a product when several)."""
+    if name in FUNCTIONS or name in CONSTANTS:
+        return [name]
+    if VARIABLE_NAME.fullmatch(name):
+        if declared is not None and name not in declared:
+            raise _fail_at(f"unknown name `{name}`", text, pos,
+                           f": the variables are {', '.join(sorted(declared, key=natural_key))}")
+        return [name]
+    letters = list(name)
+    # A short run of distinct letters reads as a product of one-letter variables: 2xy = 2*x*y.
+    splittable = (
+        name.isalpha() and len(name) <= 3 and len(set(letters)) == len(letters)
+        and "e" not in letters
+        and not any(name.startswith(fn) for fn in FUNCTIONS)
+        and (declared is None or all(ch in declared for ch in letters))
+    )
+    if splittable:
+        return letters
+    starts_with_function = next((fn for fn in sorted(FUNCTIONS, key=len, reverse=True)
+                                 if name.startswith(fn) and len(name) > len(fn)), None)
+    if starts_with_function:
+        hint = f": write function calls with parentheses, e.g. {starts_with_function}(x)"
+    else:
+        hint = (": variables are single letters or a letter with digits (x1, x2, ...), "
+                "functions are " + ", ".join(sorted(set(FUNCTIONS) - {"ln"})) + ", constants pi and e")
+    raise _fail_at(f"unknown name `{name}`", text, pos, hint)
+
+
+def _const_value(node: ast.AST) -> float | None:
+    """Float value of a constant sub-expression (no variables, no calls), else None."""
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
+            and node.func.id in _NUMBER_CONSTRUCTORS and len(node.args) == 1 \
+            and isinstance(node.args[0], ast.Constant):
+        return float(node.args[0].value)
+    if isinstance(node, ast.Name) and node.id in CONSTANTS:
+        return float(CONSTANTS[node.id])
+    if isinstance(node, ast.UnaryOp):
+        inner = _const_value(node.operand)
+        return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
+    if isinstance(node, ast.BinOp):
+        left, right = _const_value(node.left), _const_value(node.right)
+        if left is None or right is None:
+            return None
+        try:
+            if isinstance(node.op, ast.Add):
+                return left + right
+            if isinstance(node.op, ast.Sub):
+                return left - right
+            if isinstance(node.op, ast.Mult):
+                return left * right
+            if isinstance(node.op, ast.Div):
+                return left / right
+            if isinstance(node.op, ast.Pow):
+                if abs(right) > MAX_EXPONENT:
+                    return math.inf  # reported by the caller as an exponent that is too large
+                value = left ** right
+                return abs(value) if isinstance(value, complex) else value
+        except ZeroDivisionError:
+            raise ParseError("division by zero in a constant") from None
+        except OverflowError:
+            return math.inf
+    return None
+
+
+_ALLOWED_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load,
+                  ast.Constant, ast.Add, ast.Sub, ast.Mult, ast.Div, ast.Pow, ast.USub, ast.UAdd)
+
+
+def _check_ast(tree: ast.Expression, names: set[str]) -> None:
+    """Whitelist walk of the rewritten code: the last gate before evaluation."""
+    nodes = list(ast.walk(tree))
+    if len(nodes) > MAX_AST_NODES:
+        raise ParseError(f"expression too large ({len(nodes)} syntax nodes, max {MAX_AST_NODES})")
+    constructor_args = set()
+    for node in nodes:
+        if not isinstance(node, _ALLOWED_NODES):
+            raise ParseError(f"unsupported syntax ({type(node).__name__})")
+        if isinstance(node, ast.Call):
+            func = node.func
+            if not isinstance(func, ast.Name) or node.keywords:
+                raise ParseError("unsupported function call")
+            if func.id in _NUMBER_CONSTRUCTORS:
+                if len(node.args) != 1 or not isinstance(node.args[0], ast.Constant) \
+                        or not isinstance(node.args[0].value, (int, str)):
+                    raise ParseError("malformed number")
+                literal = str(node.args[0].value)
+                if len(literal) > MAX_NUMBER_CHARS:
+                    raise ParseError(f"number too long: {literal[:20]}... (max {MAX_NUMBER_CHARS} digits)")
+                constructor_args.add(id(node.args[0]))
+            elif func.id in FUNCTIONS:
+                if len(node.args) != 1:
+                    raise ParseError(f"{func.id}() takes exactly one argument")
+            else:
+                raise ParseError(f"`{func.id}` is not a function")
+        elif isinstance(node, ast.Name):
+            if node.id not in names:
+                raise ParseError(f"unknown name `{node.id}`")
+        elif isinstance(node, ast.Constant) and id(node) not in constructor_args:
+            raise ParseError("unsupported literal")
+        elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            if isinstance(node.left, ast.Name) and node.left.id in FUNCTIONS:
+                raise ParseError(f"write {node.left.id}(x)^2, not {node.left.id}^2(x)")
+            exponent = _const_value(node.right)
+            if exponent is not None and not abs(exponent) <= MAX_EXPONENT:
+                raise ParseError(f"exponent too large (max |exponent| {MAX_EXPONENT})")
+    for node in nodes:
+        value = _const_value(node)
+        if value is not None and not abs(value) <= MAX_CONSTANT:
+            raise ParseError(f"number too large (constants must stay below {MAX_CONSTANT:.0e})")
+
+
+def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = None) -> ParsedFunction:
+    """Parse user text into a sympy expression of real symbols, or raise ParseError.
+
+    ``variables`` fixes the names and their order; by default they are the variable names the
+    text uses, in natural order (x2 before x10).
+    """
+    if not isinstance(text, str):
+        raise ParseError("the function must be text")
+    _check_raw_text(text)
+    declared: set[str] | None = None
+    if variables is not None:
+        variables = [v.strip() for v in variables]
+        bad = [v for v in variables if not VARIABLE_NAME.fullmatch(v) or v in CONSTANTS]
+        if bad:
+            raise ParseError(f"invalid variable name `{bad[0]}` (use a letter, optionally with digits: x, y, x1)")
+        if len(set(variables)) != len(variables):
+            raise ParseError("a variable is listed twice")
+        declared = set(variables)
+
+    pieces, used = [], []
+    for kind, token, pos in _tokenize(text):
+        if kind == "name":
+            resolved = _resolve_name(token, pos, text, declared)
+            used += [n for n in resolved if n not in FUNCTIONS and n not in CONSTANTS]
+            pieces.append(" ".join(resolved))
+        elif kind == "number" and len(token) > MAX_NUMBER_CHARS:
+            raise _fail_at(f"number too long (max {MAX_NUMBER_CHARS} characters)", text, pos)
+        else:
+            pieces.append(token)
+    normalised = " ".join(pieces)
+
+    names = list(variables) if variables is not None else sorted(set(used), key=natural_key)
+    if len(names) > MAX_VARIABLES:
+        raise ParseError(f"too many variables ({len(names)}, max {MAX_VARIABLES})")
+    symbols = {name: sp.Symbol(name, real=True) for name in names}
+
+    namespace: dict[str, object] = {**FUNCTIONS, **CONSTANTS, **_NUMBER_CONSTRUCTORS, **symbols}
+    try:
+        code = stringify_expr(normalised, dict(symbols), {**FUNCTIONS, **CONSTANTS, **_NUMBER_CONSTRUCTORS},
+                              _TRANSFORMATIONS)
+        tree = ast.parse(code, mode="eval")
+    except ParseError:
+        raise
+    except (SyntaxError, TypeError, ValueError, IndexError, RecursionError, MemoryError) as err:
+        raise ParseError(f"not a valid expression ({type(err).__name__}): check operators and parentheses") from None
+    _check_ast(tree, set(namespace))
+    try:
+        expr = eval(compile(tree, "<function>", "eval"), {"__builtins__": {}}, namespace)  # noqa: S307 (checked AST)
+    except (TypeError, ValueError, ZeroDivisionError, RecursionError, OverflowError) as err:
+        raise ParseError(f"cannot build the expression: {err}") from None
+    if not isinstance(expr, sp.Expr):
+        raise ParseError("the text is not a mathematical expression")
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+        raise ParseError("the expression is undefined or complex (e.g. 1/0, log(0) or sqrt(-1))")
+    if not names:
+        raise ParseError("the function has no variables: use at least one, e.g. x")
+    return ParsedFunction(text=normalised, expr=expr,
+                          variables=tuple(symbols[name] for name in names))

@@ -1,0 +1,219 @@
+"""From text to a compiled problem: f, its gradient g and Hessian H, symbolic and numeric.
+
+Parsing and differentiation run in an isolated worker with a hard time limit
+(:mod:`core.isolation`); the parent then compiles the derivatives once with
+``lambdify(..., cse=True)``. Point evaluations use the ``math`` module on Python floats: it is
+faster than numpy for scalars and tells a domain error (ValueError, ZeroDivisionError, complex
+results) apart from an overflow (OverflowError, inf), which the run loop reports differently.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Callable, Literal, Sequence
+
+import numpy as np
+import sympy as sp
+
+from .isolation import WorkerCrashed, WorkerTimeout, call_isolated
+from .parsing import ParseError, parse_function
+
+DEFAULT_TIMEOUT_S = 5.0
+MAX_DERIVATIVE_NODES = 50_000  # keeps the parent's compile step bounded
+
+
+class EvaluationError(ArithmeticError):
+    """f, g or H cannot be evaluated at a point: ``kind`` is 'domain' or 'overflow'."""
+
+    def __init__(self, kind: Literal["domain", "overflow"], quantity: str, detail: str = "") -> None:
+        self.kind, self.quantity, self.detail = kind, quantity, detail
+        what = "is not defined here" if kind == "domain" else "overflowed"
+        super().__init__(f"{quantity} {what}" + (f" ({detail})" if detail else ""))
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What the isolated worker sends back: plain sympy objects and strings (all picklable)."""
+
+    text: str
+    expr: sp.Expr
+    variables: tuple[sp.Symbol, ...]
+    gradient: tuple[sp.Expr, ...]
+    hessian: tuple[tuple[sp.Expr, ...], ...]
+    latex_f: str
+    latex_gradient: str
+    latex_hessian: str
+    is_quadratic: bool
+
+
+def _count_nodes(exprs: Sequence[sp.Expr], limit: int) -> int:
+    count = 0
+    for expr in exprs:
+        for _ in sp.preorder_traversal(expr):
+            count += 1
+            if count > limit:
+                return count
+    return count
+
+
+def derive(text: str, variables: Sequence[str] | None = None) -> Derivation:
+    """Parse, differentiate and typeset (the part that runs in the isolated worker)."""
+    parsed = parse_function(text, variables)
+    expr, symbols = parsed.expr, parsed.variables
+    gradient = [sp.diff(expr, v) for v in symbols]
+    n = len(symbols)
+    rows: list[list[sp.Expr]] = [[sp.S.Zero] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):  # H is symmetric: differentiate the upper triangle only
+            rows[i][j] = rows[j][i] = sp.diff(gradient[i], symbols[j])
+    if _count_nodes(gradient + [e for row in rows for e in row], MAX_DERIVATIVE_NODES) > MAX_DERIVATIVE_NODES:
+        raise ParseError("the derivatives of this expression are too large to compile")
+    is_quadratic = bool(expr.is_polynomial(*symbols)) and sp.Poly(expr, *symbols).total_degree() <= 2
+    return Derivation(
+        text=parsed.text, expr=expr, variables=symbols,
+        gradient=tuple(gradient), hessian=tuple(tuple(r) for r in rows),
+        latex_f=sp.latex(expr),
+        latex_gradient=sp.latex(sp.Matrix(gradient)),
+        latex_hessian=sp.latex(sp.Matrix(rows)),
+        is_quadratic=is_quadratic,
+    )
+
+
+def _numeric(expr: sp.Expr) -> sp.Expr:
+    # d|x|/dx = sign(x) and d(sign)/dx = 2 DiracDelta(x): zero everywhere it can be evaluated.
+    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero) if expr.has(sp.DiracDelta) else expr
+
+
+_DOMAIN_ERRORS = (ValueError, ZeroDivisionError, TypeError)
+
+
+@dataclass(frozen=True, eq=False)
+class Problem:
+    """A parsed function with compiled f, g, H. Build it with :func:`build_problem`."""
+
+    derivation: Derivation
+    _f: Callable = field(repr=False)
+    _g: Callable = field(repr=False)
+    _h: Callable = field(repr=False)
+    _f_grid: Callable = field(repr=False)
+
+    # -- symbolic side -------------------------------------------------------------------
+    @property
+    def text(self) -> str:
+        return self.derivation.text
+
+    @property
+    def expr(self) -> sp.Expr:
+        return self.derivation.expr
+
+    @property
+    def variables(self) -> tuple[sp.Symbol, ...]:
+        return self.derivation.variables
+
+    @property
+    def variable_names(self) -> tuple[str, ...]:
+        return tuple(v.name for v in self.derivation.variables)
+
+    @property
+    def n(self) -> int:
+        return len(self.derivation.variables)
+
+    @property
+    def is_quadratic(self) -> bool:
+        """f is a polynomial of degree <= 2, so H is constant and the textbook rates apply."""
+        return self.derivation.is_quadratic
+
+    @property
+    def latex(self) -> dict[str, str]:
+        d = self.derivation
+        return {"f": d.latex_f, "gradient": d.latex_gradient, "hessian": d.latex_hessian}
+
+    # -- numeric side ----------------------------------------------------------------------
+    def value(self, x: np.ndarray) -> float:
+        """f(x) as a float; raises EvaluationError outside the domain or on overflow."""
+        try:
+            value = float(self._f(*x.tolist()))
+        except _DOMAIN_ERRORS as err:
+            raise EvaluationError("domain", "f", str(err)) from None
+        except OverflowError:
+            raise EvaluationError("overflow", "f") from None
+        if not math.isfinite(value):
+            raise EvaluationError("overflow", "f")
+        return value
+
+    def gradient(self, x: np.ndarray) -> np.ndarray:
+        """g(x) as a float array of shape (n,); raises EvaluationError."""
+        return self._array(self._g, x, "the gradient")
+
+    def hessian(self, x: np.ndarray) -> np.ndarray:
+        """H(x) as a float array of shape (n, n); raises EvaluationError."""
+        return self._array(self._h, x, "the Hessian")
+
+    def value_or_inf(self, x: np.ndarray) -> float:
+        """f(x), or +inf where f cannot be evaluated (what a line search wants)."""
+        try:
+            return self.value(x)
+        except EvaluationError:
+            return math.inf
+
+    def grid_values(self, *axes: np.ndarray) -> np.ndarray:
+        """Vectorised f over broadcast arrays (e.g. a meshgrid); nan where undefined."""
+        shape = np.broadcast_shapes(*(np.shape(a) for a in axes))
+        with np.errstate(all="ignore"):
+            # A constant f returns a scalar: shape it like the grid ourselves.
+            values = np.broadcast_to(np.asarray(self._f_grid(*axes), dtype=float), shape).copy()
+        values[~np.isfinite(values)] = np.nan
+        return values
+
+    @staticmethod
+    def _array(fn: Callable, x: np.ndarray, quantity: str) -> np.ndarray:
+        try:
+            out = np.array(fn(*x.tolist()), dtype=float)
+        except _DOMAIN_ERRORS as err:
+            raise EvaluationError("domain", quantity, str(err)) from None
+        except OverflowError:
+            raise EvaluationError("overflow", quantity) from None
+        if not np.isfinite(out).all():
+            raise EvaluationError("overflow", quantity)
+        return out
+
+
+def compile_derivation(derivation: Derivation) -> Problem:
+    """Compile f, g, H once (common subexpressions shared) into fast numeric callables."""
+    symbols = derivation.variables
+    gradient = [_numeric(e) for e in derivation.gradient]
+    hessian = [[_numeric(e) for e in row] for row in derivation.hessian]
+    return Problem(
+        derivation=derivation,
+        _f=sp.lambdify(symbols, derivation.expr, modules="math", cse=True),
+        _g=sp.lambdify(symbols, gradient, modules="math", cse=True),
+        _h=sp.lambdify(symbols, hessian, modules="math", cse=True),
+        _f_grid=sp.lambdify(symbols, derivation.expr, modules="numpy", cse=True),
+    )
+
+
+def build_problem(text: str, variables: Sequence[str] | None = None,
+                  timeout: float | None = DEFAULT_TIMEOUT_S) -> Problem:
+    """Parse ``text`` safely, derive g and H, compile them; raise ParseError for bad input.
+
+    With a ``timeout`` (seconds) the symbolic work runs in a killable worker process, so no
+    input can hold the caller longer than that; ``timeout=None`` runs it in this process.
+    """
+    args = (text, None if variables is None else tuple(variables))
+    if timeout is None:
+        return compile_derivation(derive(*args))
+    try:
+        derivation = call_isolated(derive, args, timeout)
+    except WorkerTimeout:
+        raise ParseError(f"this expression takes too long to process (over {timeout:g} s); "
+                         "try a simpler one") from None
+    except WorkerCrashed:
+        raise ParseError("this expression could not be processed (the worker ran out of resources)") from None
+    except ParseError:
+        raise
+    except (RecursionError, MemoryError):
+        raise ParseError("this expression is too deeply nested or too large") from None
+    except Exception as err:  # sympy may fail in ways of its own; the caller sees one type
+        raise ParseError(f"this expression could not be processed ({type(err).__name__}: {err})") from None
+    return compile_derivation(derivation)

@@ -1,0 +1,231 @@
+"""The one run loop and the one trace every table and chart reads."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Sequence
+
+import numpy as np
+
+from .methods import MethodStop, Options, OptionsError, Point, get_method
+from .problem import EvaluationError, Problem
+
+STATUSES: dict[str, str] = {
+    "converged": "converged",
+    "max_iter": "stopped at max_iter",
+    "diverged": "diverged",
+    "singular_hessian": "singular Hessian",
+    "negative_curvature": "g'Hg <= 0",
+    "domain_error": "outside the domain",
+    "line_search_failed": "line search failed",
+}
+STATIONARY_KINDS = ("minimum", "maximum", "saddle", "degenerate")
+
+# f has "blown up" once it moved this many times its starting scale away from f(x_0): far
+# beyond anything a converging run does, reached within a few hundred steps by a diverging one.
+BLOW_UP_FACTOR = 1e12
+MAX_NORM_X = 1e100
+
+
+@dataclass(frozen=True, eq=False)
+class Trace:
+    """One row per iterate k = 0..K, stored column-wise.
+
+    Row k holds x_k, f(x_k), g(x_k) and the step taken *from* x_k (direction d_k, step size
+    eta_k, dx_k = eta_k d_k); the last row has no step (nan). ``iterations`` = K = steps taken.
+    """
+
+    method: str
+    variables: tuple[str, ...]
+    options: dict[str, Any]
+    x: np.ndarray  # (K+1, n)
+    f: np.ndarray  # (K+1,)
+    grad: np.ndarray  # (K+1, n)
+    direction: np.ndarray  # (K+1, n)
+    step_size: np.ndarray  # (K+1,)
+    decision: tuple[str, ...]  # (K+1,)
+    status: str
+    message: str
+    stationary_point: str | None  # classification of x_K when converged
+
+    @property
+    def iterations(self) -> int:
+        return len(self.f) - 1
+
+    @property
+    def grad_norm(self) -> np.ndarray:
+        return np.linalg.norm(self.grad, axis=1)
+
+    @property
+    def dx(self) -> np.ndarray:
+        return self.step_size[:, None] * self.direction
+
+    @property
+    def dx_norm(self) -> np.ndarray:
+        return np.linalg.norm(self.dx, axis=1)
+
+    @property
+    def angle_deg(self) -> np.ndarray:
+        """Angle between the step dx_k and the steepest-descent direction -g_k, in degrees."""
+        dx = self.dx
+        denominator = np.linalg.norm(dx, axis=1) * self.grad_norm
+        with np.errstate(all="ignore"):
+            cosine = -np.einsum("ij,ij->i", dx, self.grad) / denominator
+            return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+
+    @property
+    def final_x(self) -> np.ndarray:
+        return self.x[-1]
+
+    def columns(self) -> dict[str, np.ndarray | list]:
+        """The iteration table, tidy: one entry per row k. Variable names label the x columns
+        (prefixed 'x:' when one collides with a fixed column name)."""
+        fixed = ["k", "f", "grad_norm", "step_size", "dx_norm", "angle_deg", "decision"]
+        table: dict[str, Any] = {"k": np.arange(len(self.f))}
+        for j, name in enumerate(self.variables):
+            table[f"x:{name}" if name in fixed else name] = self.x[:, j]
+        table.update(f=self.f, grad_norm=self.grad_norm, step_size=self.step_size,
+                     dx_norm=self.dx_norm, angle_deg=self.angle_deg, decision=list(self.decision))
+        return table
+
+    def records(self) -> list[dict[str, Any]]:
+        """Rows as JSON-ready dicts (nan -> None)."""
+        def clean(value: float) -> float | None:
+            return float(value) if math.isfinite(value) else None
+
+        grad_norm, dx_norm, angle = self.grad_norm, self.dx_norm, self.angle_deg
+        return [
+            {"k": k, "x": [clean(v) for v in self.x[k]], "f": clean(self.f[k]),
+             "grad": [clean(v) for v in self.grad[k]], "grad_norm": clean(grad_norm[k]),
+             "direction": [clean(v) for v in self.direction[k]] if k < self.iterations else None,
+             "step_size": clean(self.step_size[k]), "dx_norm": clean(dx_norm[k]),
+             "angle_deg": clean(angle[k]), "decision": self.decision[k]}
+            for k in range(len(self.f))
+        ]
+
+
+def classify_stationary_point(hessian: np.ndarray, rtol: float = 1e-8) -> str:
+    """minimum / maximum / saddle from the signs of H's eigenvalues; 'degenerate' when one is
+    zero to within rtol * max|eigenvalue| and the others do not already make it a saddle."""
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    threshold = rtol * max(1.0, float(np.abs(eigenvalues).max()))
+    positive, negative = eigenvalues > threshold, eigenvalues < -threshold
+    if positive.any() and negative.any():
+        return "saddle"
+    if positive.all():
+        return "minimum"
+    if negative.all():
+        return "maximum"
+    return "degenerate"
+
+
+def _format_point(x: np.ndarray) -> str:
+    return "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
+
+
+def run(problem: Problem, x0: Sequence[float], method: str, options: Options | None = None) -> Trace:
+    """Iterate ``method`` from ``x0`` until ||g|| <= tol, max_iter, or a failure.
+
+    Never raises for numeric trouble: the trace ends with a status and a message. Raises
+    OptionsError only for caller mistakes (unknown method, wrong start-point size).
+    """
+    options = options or Options()
+    rule_class = get_method(method)
+    x = np.array(x0, dtype=float).reshape(-1)
+    if x.size != problem.n:
+        raise OptionsError(f"the start point has {x.size} coordinates but f has {problem.n} variable{'' if problem.n == 1 else 's'} "
+                           f"({', '.join(problem.variable_names)})")
+    if not np.isfinite(x).all():
+        raise OptionsError("the start point must be finite numbers")
+    rule = rule_class(problem, options)
+    tol_squared = options.tol ** 2
+    nan_row = np.full(problem.n, np.nan)
+
+    xs, fs, gs, directions, step_sizes, decisions = [], [], [], [], [], []
+    status = message = None
+    f0 = None
+    for k in range(options.max_iter + 1):
+        xs.append(x)
+        try:
+            f = problem.value(x)
+            g = problem.gradient(x)
+        except EvaluationError as err:
+            fs.append(math.nan)
+            gs.append(nan_row)
+            status = "domain_error" if err.kind == "domain" else "diverged"
+            message = (f"{err} at x_{k} = {_format_point(x)}" if err.kind == "domain"
+                       else f"diverged at step {k}: {err} at x_{k} = {_format_point(x)}")
+            break
+        fs.append(f)
+        gs.append(g)
+        if f0 is None:
+            f0 = f
+        elif abs(f - f0) > BLOW_UP_FACTOR * max(1.0, abs(f0)) or not float(x @ x) <= MAX_NORM_X ** 2:
+            status = "diverged"
+            message = f"diverged at step {k}: f went from {f0:.6g} to {f:.6g}"
+            break
+        if float(g @ g) <= tol_squared:
+            status = "converged"
+            message = f"converged in {k} step{'' if k == 1 else 's'}: ||g|| = {math.sqrt(float(g @ g)):.2e} <= tol = {options.tol:g}"
+            break
+        if k == options.max_iter:
+            status = "max_iter"
+            message = (f"stopped at max_iter = {k} steps with ||g|| = {math.sqrt(float(g @ g)):.3g} "
+                       f"(tol = {options.tol:g})")
+            break
+        try:
+            hessian = problem.hessian(x) if rule.needs_hessian else None
+            step = rule.step(Point(x, f, g, hessian))
+        except EvaluationError as err:
+            status = "domain_error" if err.kind == "domain" else "diverged"
+            message = f"{err} at x_{k} = {_format_point(x)}"
+            break
+        except MethodStop as stop:
+            status, message = stop.status, f"{stop.message} (at x_{k} = {_format_point(x)})"
+            break
+        except np.linalg.LinAlgError as err:  # e.g. eigh on a matrix it cannot handle
+            status, message = "singular_hessian", f"linear algebra failed at x_{k}: {err}"
+            break
+        directions.append(np.asarray(step.direction, dtype=float))
+        step_sizes.append(float(step.step_size))
+        decisions.append(step.decision)
+        x = x + step.step_size * step.direction
+        if not np.isfinite(x).all():
+            xs.append(x)
+            fs.append(math.nan)
+            gs.append(nan_row)
+            status, message = "diverged", f"diverged at step {k + 1}: the iterate overflowed"
+            break
+
+    directions.append(nan_row)
+    step_sizes.append(math.nan)
+    decisions.append("")
+    stationary = None
+    if status == "converged":
+        try:
+            stationary = classify_stationary_point(problem.hessian(xs[-1]))
+        except (EvaluationError, np.linalg.LinAlgError):
+            stationary = None
+        if stationary:
+            message += f"; a {stationary} of f" if stationary != "degenerate" else \
+                "; degenerate stationary point (H singular there)"
+    return Trace(
+        method=method, variables=problem.variable_names, options=asdict(options),
+        x=np.array(xs), f=np.array(fs), grad=np.array(gs), direction=np.array(directions),
+        step_size=np.array(step_sizes), decision=tuple(decisions),
+        status=status, message=message, stationary_point=stationary,
+    )
+
+
+def run_all(problem: Problem, x0: Sequence[float], methods: Sequence[str],
+            options: Options | None = None) -> dict[str, Trace]:
+    """Run each method from the same start; one trace per method id."""
+    return {method: run(problem, x0, method, options) for method in methods}
+
+
+def best_value(traces: Sequence[Trace]) -> float:
+    """The lowest finite f any trace reached (the f_best of convergence plots), nan if none."""
+    finite = [t.f[np.isfinite(t.f)] for t in traces]
+    finite = [v for v in finite if v.size]
+    return float(min(v.min() for v in finite)) if finite else math.nan
