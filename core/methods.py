@@ -92,6 +92,7 @@ class Method:
 
     id: ClassVar[str]
     label: ClassVar[str]
+    short_label: ClassVar[str]  # fits a chip or a legend
     update_latex: ClassVar[str]  # the update rule, shown beside the method's results
     needs_hessian: ClassVar[bool] = False
     options_used: ClassVar[tuple[str, ...]] = ()
@@ -156,6 +157,7 @@ def _newton_direction(hessian: np.ndarray, g: np.ndarray) -> np.ndarray:
 class GradientDescent(Method):
     id = "gd"
     label = "Gradient descent, fixed rate"
+    short_label = "GD fixed η"
     update_latex = r"x_{k+1} = x_k - \eta\, g_k"
     options_used = ("lr",)
 
@@ -169,6 +171,7 @@ class OptimalRateGradientDescent(Method):
 
     id = "gd-optimal"
     label = "Gradient descent, optimal rate"
+    short_label = "GD optimal η"
     update_latex = r"x_{k+1} = x_k - \frac{g_k^\top g_k}{g_k^\top H_k\, g_k}\, g_k"
     needs_hessian = True
 
@@ -186,7 +189,8 @@ class OptimalRateGradientDescent(Method):
 class Newton(Method):
     id = "newton"
     label = "Newton"
-    update_latex = r"x_{k+1} = x_k - H_k^{-1} g_k \quad(\text{solve } H_k d_k = -g_k)"
+    short_label = "Newton"
+    update_latex = r"x_{k+1} = x_k + d_k,\quad H_k d_k = -g_k"
     needs_hessian = True
 
     def step(self, point: Point) -> Step:
@@ -197,6 +201,7 @@ class Newton(Method):
 class ArmijoGradientDescent(Method):
     id = "gd-armijo"
     label = "Gradient descent, backtracking (Armijo)"
+    short_label = "GD Armijo"
     update_latex = (r"x_{k+1} = x_k - \eta_k g_k,\ \eta_k = \max_j \beta^j:\ "
                     r"f(x_k - \eta_k g_k) \le f_k - c_1 \eta_k \|g_k\|^2")
     options_used = ("c1", "shrink")
@@ -213,6 +218,7 @@ class DampedNewton(Method):
 
     id = "newton-damped"
     label = "Damped Newton (line search, fallback)"
+    short_label = "Damped Newton"
     update_latex = (r"x_{k+1} = x_k - \eta_k \tilde H_k^{-1} g_k,\ \tilde H_k = H_k \text{ if } H_k \succ 0"
                     r" \text{ else } |H_k|")
     needs_hessian = True
@@ -239,6 +245,7 @@ class Momentum(Method):
 
     id = "momentum"
     label = "Momentum (heavy ball)"
+    short_label = "Momentum"
     update_latex = r"v_{k+1} = \beta v_k - g_k,\quad x_{k+1} = x_k + \eta\, v_{k+1}"
     options_used = ("lr", "beta")
 
@@ -257,6 +264,7 @@ class BFGS(Method):
 
     id = "bfgs"
     label = "BFGS (quasi-Newton)"
+    short_label = "BFGS"
     update_latex = (r"x_{k+1} = x_k - \eta_k B_k g_k,\ B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top)"
                     r" + \rho s s^\top,\ \rho = 1/y^\top s")
     options_used = ("c1", "shrink")

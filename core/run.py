@@ -68,11 +68,12 @@ class Trace:
     @property
     def angle_deg(self) -> np.ndarray:
         """Angle between the step dx_k and the steepest-descent direction -g_k, in degrees."""
-        dx = self.dx
-        denominator = np.linalg.norm(dx, axis=1) * self.grad_norm
+        # Kahan's form 2 atan2(|a^ - b^|, |a^ + b^|) stays exact near 0 deg, where arccos of a
+        # cosine rounds 1 - 1e-16 into a spurious 1e-6 deg.
         with np.errstate(all="ignore"):
-            cosine = -np.einsum("ij,ij->i", dx, self.grad) / denominator
-            return np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0)))
+            a = self.dx / self.dx_norm[:, None]
+            b = -self.grad / self.grad_norm[:, None]
+            return np.degrees(2 * np.arctan2(np.linalg.norm(a - b, axis=1), np.linalg.norm(a + b, axis=1)))
 
     @property
     def final_x(self) -> np.ndarray:
@@ -105,9 +106,10 @@ class Trace:
         ]
 
 
-def classify_stationary_point(hessian: np.ndarray, rtol: float = 1e-8) -> str:
+def classify_stationary_point(hessian: np.ndarray, rtol: float = 1e-12) -> str:
     """minimum / maximum / saddle from the signs of H's eigenvalues; 'degenerate' when one is
-    zero to within rtol * max|eigenvalue| and the others do not already make it a saddle."""
+    zero to within rtol * max(1, max|eigenvalue|) and the others do not already make it a saddle.
+    rtol matches the conditioning beyond which Newton's solve is refused (1e13)."""
     eigenvalues = np.linalg.eigvalsh(hessian)
     threshold = rtol * max(1.0, float(np.abs(eigenvalues).max()))
     positive, negative = eigenvalues > threshold, eigenvalues < -threshold

@@ -1,0 +1,20 @@
+"""Descent Lab: type a function, compare gradient descent and Newton's method side by side.
+
+Run with ``streamlit run app.py``. This entry file draws the setup sidebar (shared by every
+page) and hands over to the page chosen in the navigation.
+"""
+
+import streamlit as st
+
+from ui.sidebar import setup_for_pages
+
+st.set_page_config(page_title="Descent Lab", page_icon="⛰️", layout="wide")
+
+PAGES = [
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
+    st.Page("pages/derivatives.py", title="Derivatives", icon=":material/functions:"),
+]
+
+navigation = st.navigation(PAGES)
+with setup_for_pages():
+    navigation.run()

@@ -1,0 +1,81 @@
+"""Local analysis at a point: what g and H say, and how Newton's step differs from -g."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from .problem import Problem
+from .run import classify_stationary_point
+
+
+@dataclass(frozen=True)
+class LocalAnalysis:
+    x: np.ndarray
+    f: float
+    g: np.ndarray
+    hessian: np.ndarray
+    eigenvalues: np.ndarray  # ascending
+    condition: float  # max|lambda| / min|lambda| (inf when H is singular)
+    definiteness: str  # positive definite / negative definite / indefinite / ... semidefinite
+    steepest: np.ndarray  # -g
+    newton: np.ndarray | None  # solves H d = -g; None when H is singular
+    angle_deg: float  # between the Newton direction and -g (nan when undefined)
+    optimal_rate: float | None  # g'g / g'Hg when g'Hg > 0
+
+    @property
+    def gradient_is_eigenvector(self) -> bool:
+        """True when H g is parallel to g: then Newton and optimal-rate GD take the same step."""
+        hg = self.hessian @ self.g
+        norm = float(np.linalg.norm(self.g) * np.linalg.norm(hg))
+        return norm == 0 or abs(abs(float(self.g @ hg)) / norm - 1) < 1e-12
+
+
+def definiteness(eigenvalues: np.ndarray, rtol: float = 1e-12) -> str:
+    threshold = rtol * max(1.0, float(np.abs(eigenvalues).max()))
+    positive, negative = eigenvalues > threshold, eigenvalues < -threshold
+    if positive.all():
+        return "positive definite"
+    if negative.all():
+        return "negative definite"
+    if positive.any() and negative.any():
+        return "indefinite"
+    return "positive semidefinite (singular)" if positive.any() else \
+        "negative semidefinite (singular)" if negative.any() else "zero"
+
+
+def angle_between(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle in degrees between two vectors (nan if one is zero)."""
+    norms = float(np.linalg.norm(a) * np.linalg.norm(b))
+    if norms == 0 or not math.isfinite(norms):
+        return math.nan
+    a, b = a / np.linalg.norm(a), b / np.linalg.norm(b)  # Kahan's form: exact near 0 and 180 deg
+    return math.degrees(2 * math.atan2(float(np.linalg.norm(a - b)), float(np.linalg.norm(a + b))))
+
+
+def local_analysis(problem: Problem, x: np.ndarray) -> LocalAnalysis:
+    """g, H, eigenvalues, conditioning, definiteness and both directions at x.
+
+    Raises core.EvaluationError when f, g or H is not defined at x.
+    """
+    x = np.asarray(x, dtype=float)
+    f, g, hessian = problem.value(x), problem.gradient(x), problem.hessian(x)
+    eigenvalues = np.linalg.eigvalsh(hessian)
+    magnitudes = np.abs(eigenvalues)
+    condition = float(magnitudes.max() / magnitudes.min()) if magnitudes.min() > 0 else math.inf
+    try:
+        newton = np.linalg.solve(hessian, -g) if math.isfinite(condition) else None
+    except np.linalg.LinAlgError:
+        newton = None
+    curvature = float(g @ hessian @ g)
+    return LocalAnalysis(
+        x=x, f=f, g=g, hessian=hessian, eigenvalues=eigenvalues, condition=condition,
+        definiteness=definiteness(eigenvalues), steepest=-g, newton=newton,
+        angle_deg=angle_between(newton, -g) if newton is not None else math.nan,
+        optimal_rate=float(g @ g) / curvature if curvature > 0 else None,
+    )
+
+
+__all__ = ["LocalAnalysis", "local_analysis", "definiteness", "angle_between", "classify_stationary_point"]

@@ -1,0 +1,42 @@
+"""Compare: one column per method, then the shared charts; an iteration slider steps through."""
+
+import numpy as np
+import streamlit as st
+
+from ui.compute import run_methods
+from ui.panels import method_panel, shared_charts
+from ui.sidebar import require_ready
+from ui.text import md_escape
+
+active = require_ready()
+setup, problem = active.setup, active.problem
+st.title("Compare the methods", anchor=False)
+st.latex(r"f(" + ", ".join(problem.variable_names) + ") = " + problem.latex["f"])
+if active.preset:
+    st.info(f"**{md_escape(active.preset.label)}** · {md_escape(active.preset.lesson)}", icon=":material/lightbulb:")
+traces = run_methods(problem.text, active.x0, setup.methods, setup.options)
+x0 = np.array(active.x0)
+longest = max(t.iterations for t in traces.values())
+
+
+@st.fragment
+def iteration_view() -> None:
+    # Moving the slider reruns only this fragment; traces come from the cache above.
+    if st.session_state.get("k", 0) > longest:
+        st.session_state["k"] = longest
+    k = st.slider("Iteration k", 0, max(longest, 1), key="k", disabled=longest == 0,
+                  help="marks x_k on the paths and in every table")
+    per_row = 3
+    methods = list(traces)
+    for start in range(0, len(methods), per_row):
+        columns = st.columns(per_row if len(methods) > per_row else len(methods), border=True)
+        for column, method in zip(columns, methods[start:start + per_row]):
+            with column:
+                method_panel(traces[method], k)
+    st.subheader("All methods together", anchor=False)
+    st.caption("Click a method in a legend to highlight it in every chart and panel (shift-click for several, "
+               "double-click empty space to clear).")
+    shared_charts(problem, traces, x0, k)
+
+
+iteration_view()

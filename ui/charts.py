@@ -1,0 +1,194 @@
+"""Altair charts built from traces (no streamlit here: each function returns a chart).
+
+Every method has one colour everywhere. Each chart carries a legend-bound selection named
+SELECTION whose initial value is the page's current highlight, so a click in any legend can
+be copied (by the page) into every other chart.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import altair as alt
+import contourpy
+import numpy as np
+import pandas as pd
+
+from core import METHODS, Problem, Trace
+
+from .frames import convergence_frame, long_iterates
+
+alt.data_transformers.disable_max_rows()  # we bound sizes ourselves (contour lines, not grids)
+
+_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
+GRID_POINTS = 140  # per axis for contour lines; the browser receives lines, not the grid
+
+
+def method_color_scale(methods: Sequence[str]) -> alt.Scale:
+    """Colours for the methods shown; a method keeps its colour whatever else is shown."""
+    return alt.Scale(domain=list(methods), range=[method_color(m) for m in methods])
+
+
+def method_color(method: str) -> str:
+    return _PALETTE[list(METHODS).index(method) % len(_PALETTE)]
+
+
+SELECTION = "pick_method"
+
+
+def legend_selection(highlight: Sequence[str] = ()) -> alt.Parameter:
+    """Click a legend entry to highlight that method; starts from ``highlight``."""
+    value = [{"method": m} for m in highlight] or alt.Undefined
+    return alt.selection_point(fields=["method"], bind="legend", name=SELECTION, value=value)
+
+
+def _highlight(selection: alt.Parameter) -> alt.OpacityValue:
+    return alt.condition(selection, alt.value(1.0), alt.value(0.12))
+
+
+def view_box(traces: Mapping[str, Trace], x0: np.ndarray) -> np.ndarray:
+    """[[lo, hi] per variable] around the iterates that stay near the start (a diverging run
+    would otherwise zoom everything else into a dot); at least a unit-ish box."""
+    radius = 3.0 * (1.0 + float(np.abs(x0).max()))
+    points = np.vstack([t.x[np.isfinite(t.x).all(axis=1)] for t in traces.values()] + [x0[None, :]])
+    near = points[np.abs(points - x0).max(axis=1) <= radius]
+    lo, hi = near.min(axis=0), near.max(axis=0)
+    span = np.maximum(hi - lo, 0.25 * max(float((hi - lo).max()), 1.0))
+    centre = (lo + hi) / 2
+    return np.stack([centre - 0.6 * span, centre + 0.6 * span], axis=1)
+
+
+def contour_lines(problem: Problem, box: np.ndarray, levels: int = 16) -> pd.DataFrame:
+    """Contour lines of f over the box (contourpy), levels denser near the bottom of f."""
+    xs = np.linspace(box[0, 0], box[0, 1], GRID_POINTS)
+    ys = np.linspace(box[1, 0], box[1, 1], GRID_POINTS)
+    grid_x, grid_y = np.meshgrid(xs, ys)
+    z = problem.grid_values(grid_x, grid_y)
+    finite = z[np.isfinite(z)]
+    if finite.size < 4 or finite.max() == finite.min():
+        return pd.DataFrame(columns=["x", "y", "level", "line", "i"])
+    values = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, levels + 2)[1:-1] ** 2))
+    generator = contourpy.contour_generator(grid_x, grid_y, np.ma.masked_invalid(z), line_type="Separate")
+    rows, line_id = [], 0
+    for level in values:
+        for line in generator.lines(level):
+            rows.append(pd.DataFrame({"x": line[:, 0], "y": line[:, 1], "level": level,
+                                      "line": line_id, "i": np.arange(len(line))}))
+            line_id += 1
+    return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["x", "y", "level", "line", "i"])
+
+
+def _current_points(iterates: pd.DataFrame, k: int) -> pd.DataFrame:
+    """Row min(k, K) of each method: where each run is at 'iteration k'."""
+    last = iterates.groupby("method")["k"].transform("max")
+    return iterates[iterates["k"] == np.minimum(k, last)]
+
+
+def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
+               selection: alt.Parameter) -> alt.Chart:
+    """Contour lines of f with every method's path; x_k marked. 2 variables only."""
+    names = problem.variable_names
+    box = view_box(traces, x0)
+    x_scale = alt.Scale(domain=list(box[0]), nice=False)
+    y_scale = alt.Scale(domain=list(box[1]), nice=False)
+    lines = contour_lines(problem, box)
+    contours = alt.Chart(lines).mark_line(strokeWidth=0.8, opacity=0.45, clip=True, color="#888888").encode(
+        x=alt.X("x:Q", scale=x_scale, title=names[0]), y=alt.Y("y:Q", scale=y_scale, title=names[1]),
+        detail="line:N", order="i:Q")
+    iterates = long_iterates(traces).rename(columns={"x0": "x", "x1": "y"})
+    iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["y"])]
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method")
+    tooltip = ["method", "k", alt.Tooltip("x:Q", format=".6g", title=names[0]),
+               alt.Tooltip("y:Q", format=".6g", title=names[1]), alt.Tooltip("f:Q", format=".6g")]
+    paths = alt.Chart(iterates).mark_line(point=alt.OverlayMarkDef(size=28), clip=True, strokeWidth=1.8).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color, order="k:Q",
+        detail="method:N", opacity=_highlight(selection), tooltip=tooltip).add_params(selection)
+    current = alt.Chart(_current_points(iterates, k)).mark_point(
+        size=260, shape="diamond", filled=True, stroke="black", strokeWidth=1, clip=True).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color,
+        opacity=_highlight(selection), tooltip=tooltip)
+    return alt.layer(contours, paths, current).properties(
+        title=f"Paths on the contours of f (◆ = iterate k = {k})", height=420)
+
+
+def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
+                selection: alt.Parameter) -> alt.Chart:
+    """1 variable: f, the iterates on it, and each method's quadratic model at its x_k."""
+    box = view_box(traces, x0)[0]
+    t = np.linspace(box[0], box[1], 400)
+    f_values = problem.grid_values(t)
+    curve = pd.DataFrame({"x": t, "f": f_values})
+    finite = f_values[np.isfinite(f_values)]
+    y_lo, y_hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
+    pad = 0.08 * max(y_hi - y_lo, 1e-12)
+    y_scale = alt.Scale(domain=[y_lo - pad, y_hi + pad], nice=False)
+    x_scale = alt.Scale(domain=list(box), nice=False)
+    name = problem.variable_names[0]
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method")
+    base = alt.Chart(curve).mark_line(color="#888888", strokeWidth=2, clip=True).encode(
+        x=alt.X("x:Q", scale=x_scale, title=name), y=alt.Y("f:Q", scale=y_scale, title="f"))
+    iterates = long_iterates(traces).rename(columns={"x0": "x"})
+    iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["f"])]
+    points = alt.Chart(iterates).mark_line(point=True, clip=True, strokeDash=[2, 2]).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, order="k:Q",
+        opacity=_highlight(selection), tooltip=["method", "k", alt.Tooltip("x:Q", format=".6g"),
+                                                alt.Tooltip("f:Q", format=".6g")]).add_params(selection)
+    models = []
+    for _, row in _current_points(iterates, k).iterrows():
+        xk = np.array([row["x"]])
+        try:
+            g, h = problem.gradient(xk)[0], problem.hessian(xk)[0, 0]
+        except ArithmeticError:
+            continue
+        models.append(pd.DataFrame({"method": row["method"], "x": t,
+                                    "f": row["f"] + g * (t - xk[0]) + 0.5 * h * (t - xk[0]) ** 2}))
+    layers = [base, points]
+    if models:
+        layers.append(alt.Chart(pd.concat(models)).mark_line(strokeDash=[6, 4], clip=True).encode(
+            x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color,
+            opacity=_highlight(selection)))
+    current = _current_points(iterates, k)
+    layers.append(alt.Chart(current).mark_point(size=220, shape="diamond", filled=True, stroke="black",
+                                                clip=True).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color))
+    return alt.layer(*layers).properties(
+        title=f"f with the iterates; dashed: quadratic model at iterate k = {k}", height=380)
+
+
+CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
+
+
+def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, selection: alt.Parameter) -> alt.Chart:
+    """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods."""
+    frame = convergence_frame(traces)
+    frame = frame[frame["quantity"] == quantity]
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method")
+    chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=16)).encode(
+        x=alt.X("k:Q", title="iteration k"),
+        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=quantity),
+        color=color, opacity=_highlight(selection),
+        tooltip=["method", "k", alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(selection)
+    rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
+    return alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=280)
+
+
+def step_size_chart(trace: Trace, k: int) -> alt.Chart:
+    """eta_k against k for one method, log scale (steps of size 0 are not drawn)."""
+    frame = pd.DataFrame({"k": np.arange(len(trace.step_size)), "eta": trace.step_size})
+    frame = frame[np.isfinite(frame["eta"]) & (frame["eta"] > 0)]
+    k_scale = alt.Scale(domain=[0, max(trace.iterations, 1)], nice=False)
+    line = alt.Chart(frame).mark_line(point=True, color=method_color(trace.method)).encode(
+        x=alt.X("k:Q", title="k", scale=k_scale, axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("eta:Q", scale=alt.Scale(type="log"), title="η_k"),
+        tooltip=["k", alt.Tooltip("eta:Q", format=".4e", title="η_k")])
+    rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
+    return alt.layer(line, rule).properties(title="Step size η_k", height=180)
+
+
+def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
+                  selection: alt.Parameter) -> alt.Chart | None:
+    """The contour plot with paths (2 variables), the curve with models (1 variable), else None."""
+    if problem.n == 2:
+        return path_chart(problem, traces, x0, k, selection)
+    if problem.n == 1:
+        return curve_chart(problem, traces, x0, k, selection)
+    return None

@@ -1,0 +1,172 @@
+"""The setup a user sees, as a value, and its round trip through URL query parameters.
+
+No streamlit here: these functions are plain and unit-testable. Parameter names are stable
+and readable: ``f``, ``x0``, ``methods``, ``lr``, ``beta``, ``tol``, ``max_iter``.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, replace
+from typing import Mapping
+from urllib.parse import urlencode
+
+from core import METHODS, Options
+
+DEFAULT_METHODS = ("gd", "gd-optimal", "newton")
+MAX_URL_TEXT = 1000  # longer parameter values are refused before anything parses them
+# What the setup widgets accept; links are held to the same bounds so they always fit a widget.
+LIMITS: dict[str, tuple[float, float]] = {
+    "lr": (1e-12, 100.0), "beta": (0.0, 0.999), "tol": (1e-15, 1.0), "max_iter": (1, 20_000),
+}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything that determines what the pages show."""
+
+    function: str = "4x^2 + y^2"
+    x0_text: str = "15, 15"
+    methods: tuple[str, ...] = DEFAULT_METHODS
+    options: Options = field(default_factory=Options)
+
+    def x0(self) -> tuple[float, ...]:
+        """The start point; raises ValueError with a readable message."""
+        return parse_point(self.x0_text)
+
+
+@dataclass(frozen=True)
+class Preset:
+    label: str
+    setup: Setup
+    lesson: str
+
+
+def parse_point(text: str) -> tuple[float, ...]:
+    """'15, 15' -> (15.0, 15.0); ValueError with a readable message otherwise."""
+    parts = [p.strip() for p in str(text).replace(";", ",").split(",")]
+    if not text or not str(text).strip() or any(p == "" for p in parts):
+        raise ValueError("the start point must be comma-separated numbers, e.g. 15, 15")
+    try:
+        values = tuple(float(p) for p in parts)
+    except ValueError:
+        raise ValueError(f"the start point {text!r} is not a list of numbers (e.g. 15, 15)") from None
+    if not all(math.isfinite(v) for v in values):
+        raise ValueError("the start point must be finite numbers")
+    return values
+
+
+def format_number(value: float) -> str:
+    """Shortest text that reads back to the same float (1e-08, 0.1, 15)."""
+    return format(value, "g") if float(format(value, "g")) == value else repr(value)
+
+
+def setup_to_query(setup: Setup) -> dict[str, str]:
+    """The query parameters that reproduce ``setup`` (defaults included: links stay explicit)."""
+    o = setup.options
+    return {
+        "f": setup.function, "x0": ",".join(p.strip() for p in setup.x0_text.split(",")),
+        "methods": ",".join(setup.methods), "lr": format_number(o.lr), "beta": format_number(o.beta),
+        "tol": format_number(o.tol), "max_iter": str(o.max_iter),
+    }
+
+
+def share_query(setup: Setup) -> str:
+    return urlencode(setup_to_query(setup))
+
+
+def setup_from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list[str]]:
+    """Read a setup from query parameters; every bad value falls back to its default and adds a
+    message. The function text is only length-checked here: the safe parser judges it later."""
+    default = Setup()
+    problems: list[str] = []
+
+    def get(name: str) -> str | None:
+        value = params.get(name)
+        if isinstance(value, list):
+            value = value[-1] if value else None
+        if value is None:
+            return None
+        if len(value) > MAX_URL_TEXT:
+            problems.append(f"the link's `{name}` is too long ({len(value)} characters); using the default")
+            return None
+        return value
+
+    setup = default
+    function = get("f")
+    if function is not None:
+        if function.strip():
+            setup = replace(setup, function=function)
+        else:
+            problems.append("the link's function `f` is empty; using the default")
+    x0 = get("x0")
+    if x0 is not None:
+        try:
+            parse_point(x0)
+            setup = replace(setup, x0_text=", ".join(p.strip() for p in x0.split(",")))
+        except ValueError as err:
+            problems.append(f"the link's start point was not understood ({err}); using the default")
+    methods = get("methods")
+    if methods is not None:
+        ids = [m.strip() for m in methods.split(",") if m.strip()]
+        unknown = [m for m in ids if m not in METHODS]
+        known = tuple(dict.fromkeys(m for m in ids if m in METHODS))
+        if unknown:
+            shown = ", ".join(u[:30] for u in unknown[:5])
+            problems.append(f"unknown method(s) in the link: {shown}; known: {', '.join(METHODS)}")
+        if known:
+            setup = replace(setup, methods=known)
+        elif ids or not unknown:
+            problems.append("the link selects no known method; using the defaults")
+
+    option_values = {}
+    for name, kind in (("lr", float), ("beta", float), ("tol", float), ("max_iter", int)):
+        text = get(name)
+        if text is None:
+            continue
+        try:
+            value = kind(text)
+        except ValueError:
+            problems.append(f"the link's `{name}` was not used ({text[:30]!r} is not a number); "
+                            f"using {getattr(default.options, name)}")
+            continue
+        low, high = LIMITS[name]
+        if low <= value <= high:
+            option_values[name] = value
+        else:
+            problems.append(f"the link's `{name}` was not used ({name} must be between {low:g} and {high:g}, "
+                            f"got {text}); using {getattr(default.options, name)}")
+            problems.append(f"the link's `{name}` was not used ({reason}); using {getattr(default.options, name)}")
+    if option_values:
+        setup = replace(setup, options=replace(setup.options, **option_values))
+    return setup, problems
+
+
+PRESETS: tuple[Preset, ...] = (
+    Preset("4x² + y² from (15, 15)",
+           Setup("4x^2 + y^2", "15, 15", ("gd", "gd-optimal", "newton")),
+           "The optimal rate follows -g and zig-zags; Newton uses the curvature and lands in one step."),
+    Preset("x² + 1e9 y² from (1, 1)",
+           Setup("x^2 + 1e9 y^2", "1, 1", ("gd", "gd-optimal", "newton"), Options(lr=5e-10)),
+           "The Newton direction is (-1, -1); the gradient direction is almost (0, -1)."),
+    Preset("1-D: optimal rate = Newton",
+           Setup("x^4", "1", ("gd-optimal", "newton")),
+           "In one dimension g'g/g'Hg = 1/f'': the two methods take the very same steps."),
+    Preset("Learning rate too small",
+           Setup("4x^2 + y^2", "15, 15", ("gd", "newton"), Options(lr=0.01)),
+           "eta = 0.01 crawls: after 1000 steps the gradient is still above the tolerance."),
+    Preset("Learning rate too large",
+           Setup("4x^2 + y^2", "15, 15", ("gd", "gd-optimal", "newton"), Options(lr=0.26)),
+           "eta = 0.26 > 2/lambda_max = 0.25: the x-coordinate flips sign and grows; GD diverges."),
+    Preset("Rosenbrock from (-1.2, 1)",
+           Setup("(1-x)^2 + 100(y-x^2)^2", "-1.2, 1", ("gd", "newton", "newton-damped", "bfgs"),
+                 Options(lr=0.001, max_iter=2000)),
+           "A curved valley: fixed-rate GD crawls along it, Newton-type methods follow it."),
+    Preset("Himmelblau from (0, 0)",
+           Setup("(x^2 + y - 11)^2 + (x + y^2 - 7)^2", "0, 0", ("gd", "newton", "newton-damped", "bfgs"),
+                 Options(lr=0.01)),
+           "Four minima, a maximum and saddles: pure Newton happily converges to the maximum."),
+    Preset("Saddle x² - y²",
+           Setup("x^2 - y^2", "1, 1", ("gd", "gd-optimal", "newton", "newton-damped")),
+           "g'Hg = 0 stops the optimal rate; Newton jumps to the saddle; descent methods run away."),
+)

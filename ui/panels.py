@@ -1,0 +1,106 @@
+"""Reusable page pieces: a method's panel, status badges, number formatting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import METHODS, STATUSES, Trace
+
+from .charts import CONVERGENCE_QUANTITIES, SELECTION, convergence_chart, legend_selection, picture_chart, step_size_chart
+from .frames import COLUMN_LABELS, iteration_table
+from .text import md_escape
+
+_BADGE_COLOR = {"converged": "green", "max_iter": "orange"}
+
+
+def status_text(trace: Trace) -> str:
+    """Short status for a badge: 'converged in 1 step · minimum', 'diverged at k = 181', ..."""
+    k = trace.iterations
+    if trace.status == "converged":
+        text = f"converged in {k} step{'' if k == 1 else 's'}"
+        return f"{text} · {trace.stationary_point}" if trace.stationary_point else text
+    if trace.status == "max_iter":
+        return f"not converged after {k} steps"
+    return f"{STATUSES[trace.status]} at k = {k}"
+
+
+def status_badge(trace: Trace) -> None:
+    st.badge(status_text(trace), color=_BADGE_COLOR.get(trace.status, "red"),
+             icon=":material/check_circle:" if trace.status == "converged" else ":material/error:")
+
+
+def vector_text(v: np.ndarray) -> str:
+    return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
+
+
+def table_config(frame: pd.DataFrame) -> dict:
+    """Labels and formats for an iteration table; the values themselves stay untouched."""
+    config: dict = {"k": st.column_config.NumberColumn("k", format="%d", width=44, pinned=True),
+                    "▶": st.column_config.TextColumn("", width=28, help="the selected iteration k", pinned=True)}
+    for column in frame.columns:
+        if column in COLUMN_LABELS and column != "decision":
+            fmt = "%.1f" if column == "angle_deg" else "scientific"
+            config[column] = st.column_config.NumberColumn(COLUMN_LABELS[column], format=fmt, width=86)
+        elif column == "decision":
+            config[column] = st.column_config.TextColumn("decision", width="large")
+        elif column not in config:  # a coordinate of x_k
+            config[column] = st.column_config.NumberColumn(column, format="%.6g", width=86)
+    return config
+
+
+HIGHLIGHT = "highlighted_methods"
+
+
+def highlighted() -> list[str]:
+    return st.session_state.get(HIGHLIGHT, [])
+
+
+def _copy_legend_pick(chart_key: str) -> None:
+    """A legend click in one chart becomes the highlight of every chart and panel."""
+    event = st.session_state.get(chart_key)
+    picked = (event.selection.get(SELECTION) if event is not None else None) or []
+    st.session_state[HIGHLIGHT] = [p["method"] for p in picked if "method" in p]
+
+
+def _interactive_chart(chart, key: str) -> None:
+    st.altair_chart(chart, width="stretch", key=key, on_select=lambda: _copy_legend_pick(key),
+                    selection_mode=SELECTION)
+
+
+def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> None:
+    """The picture (contours or curve) and both convergence charts, highlight shared."""
+    picture = picture_chart(problem, traces, x0, k, legend_selection(highlighted()))
+    if picture is not None:
+        _interactive_chart(picture, "chart_picture")
+    else:
+        st.caption(f"f has {problem.n} variables: no picture of f; the convergence curves tell the story.")
+    for column, quantity, key in zip(st.columns(2), CONVERGENCE_QUANTITIES, ("chart_gap", "chart_grad")):
+        with column:
+            _interactive_chart(convergence_chart(traces, quantity, k, legend_selection(highlighted())), key)
+
+
+def method_panel(trace: Trace, k: int) -> None:
+    """Update rule, status, row k, the iteration table (row k marked), CSV, step sizes."""
+    method = METHODS[trace.method]
+    st.subheader(method.label, anchor=False)
+    if trace.method in highlighted():
+        st.badge("highlighted", color="violet", icon=":material/highlight:")
+    st.latex(method.update_latex)
+    status_badge(trace)
+    st.caption(md_escape(trace.message))
+    row = min(k, trace.iterations)
+    note = "" if row == k else f" (its last iterate; it stopped at k = {trace.iterations})"
+    st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
+                f"‖g‖ = `{trace.grad_norm[row]:.3e}`")
+    frame = iteration_table(trace)
+    shown = frame.copy()
+    shown.insert(1, "▶", np.where(shown["k"] == row, "▶", ""))
+    st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown),
+                 key=f"table_{trace.method}")
+    st.download_button("Download table (CSV)", frame.to_csv(index=False).encode(), file_name=f"{trace.method}.csv",
+                       mime="text/csv", on_click="ignore", key=f"csv_{trace.method}",
+                       icon=":material/download:")
+    if np.isfinite(trace.step_size).any():
+        st.altair_chart(step_size_chart(trace, k), width="stretch")

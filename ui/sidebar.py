@@ -1,0 +1,190 @@
+"""The setup sidebar, always visible: function, start point, methods, options, presets, link.
+
+The URL is the source of truth when a session starts (share links), the widgets after that;
+every run writes the current setup back to the query parameters, so the address bar always
+reproduces what is on screen.
+"""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from typing import Iterator
+
+import streamlit as st
+
+from core import METHODS, Options, Problem
+
+from .compute import check_start, load_problem
+from .links import LIMITS, PRESETS, Preset, Setup, parse_point, setup_from_query, setup_to_query, share_query
+from .text import md_escape
+
+_OPTION_KEYS = ("lr", "beta", "tol", "max_iter")
+_LAST_SETUP, _CONTEXT = "last_setup", "setup_drawn_by"
+
+
+@dataclass(frozen=True)
+class ActiveSetup:
+    """The current setup and what became of it: a problem to show, or the reasons why not."""
+
+    setup: Setup
+    problem: Problem | None
+    x0: tuple[float, ...] | None
+    errors: tuple[str, ...]
+    preset: Preset | None
+
+    @property
+    def ok(self) -> bool:
+        return not self.errors
+
+
+def _widget_values(setup: Setup) -> dict:
+    return {"f": setup.function, "x0": setup.x0_text, "methods": list(setup.methods),
+            **{name: getattr(setup.options, name) for name in _OPTION_KEYS}}
+
+
+def _write_widgets(setup: Setup) -> None:
+    st.session_state.update(_widget_values(setup))
+    st.session_state[_LAST_SETUP] = setup
+
+
+def _restore_on_context_change(context: str) -> None:
+    """A widget's identity includes the script that draws it, so when the sidebar moves from
+    the entry script to a page run on its own (AppTest.switch_page runs only the page file;
+    so does ``streamlit run pages/x.py``) its widgets start empty. Put the last setup back."""
+    state = st.session_state
+    last = state.get(_LAST_SETUP)
+    if state.get(_CONTEXT) not in (None, context) and last is not None:
+        state.update(_widget_values(last))
+    state[_CONTEXT] = context
+
+
+def _apply_preset(preset: Preset) -> None:
+    _write_widgets(preset.setup)
+    st.session_state["link_problems"] = []
+
+
+def _clear_link_problems() -> None:
+    st.session_state["link_problems"] = []
+
+
+def _load_from_url_once() -> None:
+    """First run of a session: the setup comes from the link (bad values fall back, with a message)."""
+    if st.session_state.get("setup_loaded"):
+        return
+    setup, problems = setup_from_query(st.query_params.to_dict())
+    if "f" in st.query_params and setup.function != Setup().function:
+        _, error = load_problem(setup.function)
+        if error:
+            problems.append(f"the link's function could not be read ({error}); using the default")
+            setup = replace(setup, function=Setup().function, x0_text=Setup().x0_text
+                            if "x0" not in st.query_params else setup.x0_text)
+    _write_widgets(setup)
+    st.session_state["link_problems"] = problems
+    st.session_state["setup_loaded"] = True
+
+
+def _current_setup() -> Setup:
+    state = st.session_state
+    return Setup(function=state["f"], x0_text=state["x0"], methods=tuple(state["methods"]),
+                 options=Options(**{name: state[name] for name in _OPTION_KEYS}))
+
+
+def render_setup(context: str = "entry") -> ActiveSetup:
+    """Draw the sidebar and return the active setup (once per run; see setup_for_pages)."""
+    _load_from_url_once()
+    _restore_on_context_change(context)
+    errors: list[str] = []
+    problem = x0 = None
+    with st.sidebar:
+        st.header("Setup")
+        for message in st.session_state.get("link_problems", []):
+            st.warning(md_escape(message), icon=":material/link:")
+        with st.expander("Presets (one click each)", expanded=False):
+            for i, preset in enumerate(PRESETS):
+                st.button(preset.label, key=f"preset_{i}", on_click=_apply_preset, args=(preset,),
+                          help=preset.lesson, width="stretch")
+        st.text_input("Function f", key="f", on_change=_clear_link_problems, max_chars=1000,
+                      help="e.g. 4x^2 + y^2, (1-x)^2 + 100(y-x^2)^2, sin(x)*exp(-y^2). "
+                           "Variables: letters or x1..x20. Functions: sin cos tan asin acos atan sinh "
+                           "cosh tanh exp log sqrt abs; constants pi, e; ^ or ** for powers.")
+        problem, parse_error = load_problem(st.session_state["f"])
+        if parse_error:
+            st.error(md_escape(parse_error), icon=":material/edit:")
+            errors.append(f"The function could not be read: {parse_error}")
+        st.text_input("Start point x₀", key="x0", on_change=_clear_link_problems,
+                      help="comma-separated, one number per variable, e.g. 15, 15")
+        try:
+            x0 = parse_point(st.session_state["x0"])
+        except ValueError as err:
+            st.error(md_escape(str(err)), icon=":material/edit:")
+            errors.append(str(err))
+        if problem is not None and x0 is not None:
+            mismatch = check_start(problem, x0)
+            if mismatch:
+                st.error(md_escape(mismatch), icon=":material/edit:")
+                errors.append(mismatch)
+        st.multiselect("Methods to compare", options=list(METHODS), key="methods",
+                       format_func=lambda m: METHODS[m].short_label, on_change=_clear_link_problems)
+        if not st.session_state["methods"]:
+            st.error("Choose at least one method.", icon=":material/edit:")
+            errors.append("no method is selected")
+        with st.expander("Options", expanded=True):
+            st.number_input("Learning rate η (gd, momentum)", key="lr", min_value=LIMITS["lr"][0],
+                            max_value=LIMITS["lr"][1], step=0.01, format="%g", on_change=_clear_link_problems)
+            st.number_input("Momentum β", key="beta", min_value=LIMITS["beta"][0], max_value=LIMITS["beta"][1],
+                            step=0.05, format="%g", on_change=_clear_link_problems)
+            st.number_input("Tolerance on ‖g‖", key="tol", min_value=LIMITS["tol"][0], max_value=LIMITS["tol"][1],
+                            step=1e-9, format="%.1e", on_change=_clear_link_problems)
+            st.number_input("Max iterations", key="max_iter", min_value=int(LIMITS["max_iter"][0]),
+                            max_value=int(LIMITS["max_iter"][1]), step=100, on_change=_clear_link_problems)
+        setup = _current_setup()
+        st.session_state[_LAST_SETUP] = setup
+        st.caption("Share link (reproduces this setup)")
+        st.code(f"{(st.context.url or '').rstrip('/')}?{share_query(setup)}", language=None, wrap_lines=True)
+
+    query = setup_to_query(setup)
+    if st.query_params.to_dict() != query:
+        st.query_params.from_dict(query)
+    preset = next((p for p in PRESETS if p.setup == setup), None)
+    return ActiveSetup(setup=setup, problem=problem, x0=x0, errors=tuple(errors), preset=preset)
+
+
+_ACTIVE, _ENTRY_RUNNING = "active_setup", "entry_running"
+
+
+@contextmanager
+def setup_for_pages() -> Iterator[ActiveSetup]:
+    """app.py: draw the sidebar once, then run the page inside this block."""
+    st.session_state[_ACTIVE] = render_setup()
+    st.session_state[_ENTRY_RUNNING] = True
+    try:
+        yield st.session_state[_ACTIVE]
+    finally:  # also on st.stop() inside the page
+        st.session_state[_ENTRY_RUNNING] = False
+
+
+def get_active() -> ActiveSetup:
+    """The active setup for this run. A page run on its own (``streamlit run pages/x.py``, or
+    AppTest.switch_page, which runs only the page file) draws the sidebar itself."""
+    if not st.session_state.get(_ENTRY_RUNNING):
+        st.session_state[_ACTIVE] = render_setup(context="page")
+    return st.session_state[_ACTIVE]
+
+
+def require_ready() -> ActiveSetup:
+    """Return the active setup, or explain what to fix and stop the page (no traceback)."""
+    active = get_active()
+    if active.ok:
+        return active
+    st.error("**Nothing to show yet.** " + " · ".join(md_escape(e) for e in active.errors))
+    st.markdown(
+        "**What to type:** an expression in your variables, for example\n"
+        "- `4x^2 + y^2` (implicit multiplication: `2xy` is 2·x·y)\n"
+        "- `(1-x)^2 + 100(y-x^2)^2` (Rosenbrock)\n"
+        "- `sin(x)*exp(-y^2)`, `x1^2 + x2^2 + x3^2`\n\n"
+        "Powers with `^` or `**`; functions `sin cos tan asin acos atan sinh cosh tanh exp log sqrt abs`; "
+        "constants `pi` and `e`. The start point needs one number per variable, e.g. `15, 15`. "
+        "Or pick a preset in the sidebar."
+    )
+    st.stop()
