@@ -1,25 +1,35 @@
-"""Run symbolic work in a separate process with a hard time limit.
+"""Run symbolic work in a separate, killable process with a hard time limit.
 
-``signal.alarm`` only works in the main thread and Streamlit runs scripts in other threads, so
-the only hard limit that works everywhere is a process we can kill. Processes are forked from
-a forkserver that has sympy already imported, so each one costs milliseconds, not the ~0.3 s
-of a fresh interpreter.
+``signal.alarm`` only works in the main thread, and Streamlit runs scripts in other threads,
+so the only hard limit that works everywhere is a process we can kill.
+
+We do not use ``multiprocessing``: its spawn/forkserver children re-import the parent's
+``__main__``, and inside Streamlit ``__main__`` is the user's page script, which the child would
+run again. Instead each worker is ``python -m core._worker``, talking length-prefixed pickles
+over its stdin/stdout. Workers stay warm (sympy imported) and are reused; one that overruns
+its time limit is killed and replaced. At most MAX_WORKERS run at once, so a class typing at
+the same moment queues rather than forking a sympy process each on a 2-core server.
 """
 
 from __future__ import annotations
 
-import multiprocessing
+import atexit
 import os
+import pickle
+import select
+import struct
+import subprocess
 import sys
 import threading
+import time
+from pathlib import Path
 from typing import Any, Callable
 
-# At most this many symbolic workers at once: a class of 30 typing at the same moment queues
-# instead of forking 30 sympy processes on a 2-core server.
 MAX_WORKERS = max(2, os.cpu_count() or 2)
-_slots = threading.BoundedSemaphore(MAX_WORKERS)
-_context_lock = threading.Lock()
-_context: Any = None
+MAX_CALLS_PER_WORKER = 200  # then recycle it: sympy's caches only grow
+STARTUP_TIMEOUT_S = 60.0  # a cold interpreter importing sympy; not charged to the caller's budget
+_ROOT = Path(__file__).resolve().parent.parent
+_HEADER = struct.Struct("!I")
 
 
 class WorkerTimeout(TimeoutError):
@@ -27,61 +37,116 @@ class WorkerTimeout(TimeoutError):
 
 
 class WorkerCrashed(RuntimeError):
-    """The worker process died without an answer (e.g. out of memory)."""
+    """The worker process died without an answer (e.g. it ran out of memory)."""
 
 
-def _get_context() -> Any:
-    global _context
-    with _context_lock:
-        if _context is None:
-            if sys.platform.startswith("linux"):
-                ctx = multiprocessing.get_context("forkserver")
-                # Preload the symbolic code once in the server; forks then start warm.
-                ctx.set_forkserver_preload(["core.parsing", "core.problem"])
-            else:
-                ctx = multiprocessing.get_context("spawn")
-            _context = ctx
-        return _context
+class _Worker:
+    def __init__(self) -> None:
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(_ROOT), *filter(None, [env.get("PYTHONPATH")])])
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "core._worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            cwd=str(_ROOT), env=env, bufsize=0, start_new_session=True)
+        self.calls = 0
+        self._receive(time.monotonic() + STARTUP_TIMEOUT_S)  # the worker's "ready"
 
-
-def _child(conn: Any, fn: Callable[..., Any], args: tuple) -> None:
-    try:
-        conn.send(("ok", fn(*args)))
-    except BaseException as err:  # noqa: BLE001 - everything must reach the parent as data
+    def call(self, fn: Callable[..., Any], args: tuple, timeout: float) -> tuple[str, Any]:
+        payload = pickle.dumps((fn.__module__, fn.__qualname__, args))
+        self.calls += 1
         try:
-            conn.send(("error", err))
-        except Exception:  # the exception itself may not pickle
-            conn.send(("error", RuntimeError(f"{type(err).__name__}: {err}")))
-    finally:
-        conn.close()
+            self.process.stdin.write(_HEADER.pack(len(payload)) + payload)
+            self.process.stdin.flush()
+        except (BrokenPipeError, OSError):
+            raise WorkerCrashed("the worker process is gone") from None
+        return self._receive(time.monotonic() + timeout)
+
+    def _receive(self, deadline: float) -> tuple[str, Any]:
+        (size,) = _HEADER.unpack(self._read_exact(_HEADER.size, deadline))
+        return pickle.loads(self._read_exact(size, deadline))
+
+    def _read_exact(self, size: int, deadline: float) -> bytes:
+        fd, chunks, remaining = self.process.stdout.fileno(), [], size
+        while remaining:
+            wait = deadline - time.monotonic()
+            if wait <= 0 or not select.select([fd], [], [], wait)[0]:
+                raise WorkerTimeout("the isolated call ran out of time")
+            chunk = os.read(fd, min(remaining, 1 << 20))
+            if not chunk:
+                raise WorkerCrashed("the worker process died without an answer")
+            chunks.append(chunk)
+            remaining -= len(chunk)
+        return b"".join(chunks)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            stream.close()
+
+
+_slots = threading.BoundedSemaphore(MAX_WORKERS)
+_idle: list[_Worker] = []
+_idle_lock = threading.Lock()
+
+
+def _take_worker() -> _Worker:
+    with _idle_lock:
+        while _idle:
+            worker = _idle.pop()
+            if worker.alive():
+                return worker
+            worker.kill()
+    return _Worker()
+
+
+def _give_back(worker: _Worker) -> None:
+    if worker.calls >= MAX_CALLS_PER_WORKER or not worker.alive():
+        worker.kill()
+        return
+    with _idle_lock:
+        _idle.append(worker)
+
+
+def warm_up() -> None:
+    """Start a worker in the background (unless one is idle) so the next request does not
+    wait for a cold interpreter to import sympy."""
+    def start() -> None:
+        with _idle_lock:
+            if _idle:
+                return
+        _give_back(_Worker())
+    threading.Thread(target=start, name="descent-lab-warm-up", daemon=True).start()
 
 
 def call_isolated(fn: Callable[..., Any], args: tuple, timeout: float) -> Any:
-    """Return ``fn(*args)`` computed in a child process, re-raising its exception.
+    """Return ``fn(*args)`` computed in a worker process, re-raising its exception.
 
-    Raises WorkerTimeout when the child takes longer than ``timeout`` seconds (it is killed).
-    ``fn``, ``args`` and the result must pickle; ``fn`` must be importable by module path.
+    ``fn`` must be a module-level function of the ``core`` package; ``args`` and the result must
+    pickle. Raises WorkerTimeout when the call takes longer than ``timeout`` seconds (the worker
+    is killed), WorkerCrashed when the worker dies.
     """
-    ctx = _get_context()
+    if not fn.__module__.startswith("core."):
+        raise ValueError("only functions of the core package run in the worker")
     with _slots:
-        receiver, sender = ctx.Pipe(duplex=False)
-        process = ctx.Process(target=_child, args=(sender, fn, args), daemon=True)
-        process.start()
-        sender.close()
+        worker = _take_worker()
         try:
-            if not receiver.poll(timeout):
-                raise WorkerTimeout(f"took longer than {timeout:g} s")
-            try:
-                kind, payload = receiver.recv()
-            except EOFError:
-                raise WorkerCrashed("the worker process died without an answer") from None
-        finally:
-            receiver.close()
-            if process.is_alive():
-                process.join(0.5)
-            if process.is_alive():
-                process.kill()
-                process.join()
+            kind, payload = worker.call(fn, args, timeout)
+        except BaseException:
+            worker.kill()
+            warm_up()  # have a replacement ready for the next caller
+            raise
+        _give_back(worker)
     if kind == "error":
         raise payload
     return payload
+
+
+@atexit.register
+def _shutdown() -> None:
+    with _idle_lock:
+        while _idle:
+            _idle.pop().kill()

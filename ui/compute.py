@@ -13,6 +13,9 @@ from dataclasses import astuple
 import streamlit as st
 
 from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, run
+from core.isolation import warm_up
+
+warm_up()  # the first function typed should not wait for a worker to import sympy
 
 
 @st.cache_resource(max_entries=256, show_spinner=False)

@@ -136,7 +136,6 @@ def setup_from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list
         else:
             problems.append(f"the link's `{name}` was not used ({name} must be between {low:g} and {high:g}, "
                             f"got {text}); using {getattr(default.options, name)}")
-            problems.append(f"the link's `{name}` was not used ({reason}); using {getattr(default.options, name)}")
     if option_values:
         setup = replace(setup, options=replace(setup.options, **option_values))
     return setup, problems

@@ -20,7 +20,6 @@ from .links import LIMITS, PRESETS, Preset, Setup, parse_point, setup_from_query
 from .text import md_escape
 
 _OPTION_KEYS = ("lr", "beta", "tol", "max_iter")
-_LAST_SETUP, _CONTEXT = "last_setup", "setup_drawn_by"
 
 
 @dataclass(frozen=True)
@@ -45,18 +44,6 @@ def _widget_values(setup: Setup) -> dict:
 
 def _write_widgets(setup: Setup) -> None:
     st.session_state.update(_widget_values(setup))
-    st.session_state[_LAST_SETUP] = setup
-
-
-def _restore_on_context_change(context: str) -> None:
-    """A widget's identity includes the script that draws it, so when the sidebar moves from
-    the entry script to a page run on its own (AppTest.switch_page runs only the page file;
-    so does ``streamlit run pages/x.py``) its widgets start empty. Put the last setup back."""
-    state = st.session_state
-    last = state.get(_LAST_SETUP)
-    if state.get(_CONTEXT) not in (None, context) and last is not None:
-        state.update(_widget_values(last))
-    state[_CONTEXT] = context
 
 
 def _apply_preset(preset: Preset) -> None:
@@ -90,10 +77,9 @@ def _current_setup() -> Setup:
                  options=Options(**{name: state[name] for name in _OPTION_KEYS}))
 
 
-def render_setup(context: str = "entry") -> ActiveSetup:
+def render_setup() -> ActiveSetup:
     """Draw the sidebar and return the active setup (once per run; see setup_for_pages)."""
     _load_from_url_once()
-    _restore_on_context_change(context)
     errors: list[str] = []
     problem = x0 = None
     with st.sidebar:
@@ -139,7 +125,6 @@ def render_setup(context: str = "entry") -> ActiveSetup:
             st.number_input("Max iterations", key="max_iter", min_value=int(LIMITS["max_iter"][0]),
                             max_value=int(LIMITS["max_iter"][1]), step=100, on_change=_clear_link_problems)
         setup = _current_setup()
-        st.session_state[_LAST_SETUP] = setup
         st.caption("Share link (reproduces this setup)")
         st.code(f"{(st.context.url or '').rstrip('/')}?{share_query(setup)}", language=None, wrap_lines=True)
 
@@ -166,9 +151,9 @@ def setup_for_pages() -> Iterator[ActiveSetup]:
 
 def get_active() -> ActiveSetup:
     """The active setup for this run. A page run on its own (``streamlit run pages/x.py``, or
-    AppTest.switch_page, which runs only the page file) draws the sidebar itself."""
+    ``AppTest.from_file("pages/x.py")``) draws the sidebar itself."""
     if not st.session_state.get(_ENTRY_RUNNING):
-        st.session_state[_ACTIVE] = render_setup(context="page")
+        st.session_state[_ACTIVE] = render_setup()
     return st.session_state[_ACTIVE]
 
 

@@ -1,0 +1,69 @@
+"""The symbolic half of a problem: parse, differentiate, typeset (no numpy here).
+
+This is the part that runs in the isolated worker (core.isolation), so it imports only sympy
+and the parser; everything it returns pickles.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import sympy as sp
+
+from .parsing import ParseError, parse_function
+
+MAX_DERIVATIVE_NODES = 50_000  # keeps the parent's compile step bounded
+
+
+@dataclass(frozen=True)
+class Derivation:
+    """What the isolated worker sends back: plain sympy objects and strings (all picklable)."""
+
+    text: str
+    expr: sp.Expr
+    variables: tuple[sp.Symbol, ...]
+    gradient: tuple[sp.Expr, ...]
+    hessian: tuple[tuple[sp.Expr, ...], ...]
+    latex_f: str
+    latex_gradient: str
+    latex_hessian: str
+    is_quadratic: bool
+
+
+def _count_nodes(exprs: Sequence[sp.Expr], limit: int) -> int:
+    count = 0
+    for expr in exprs:
+        for _ in sp.preorder_traversal(expr):
+            count += 1
+            if count > limit:
+                return count
+    return count
+
+
+def derive(text: str, variables: Sequence[str] | None = None) -> Derivation:
+    """Parse, differentiate and typeset (the part that runs in the isolated worker)."""
+    parsed = parse_function(text, variables)
+    expr, symbols = parsed.expr, parsed.variables
+    gradient = [sp.diff(expr, v) for v in symbols]
+    n = len(symbols)
+    rows: list[list[sp.Expr]] = [[sp.S.Zero] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):  # H is symmetric: differentiate the upper triangle only
+            rows[i][j] = rows[j][i] = sp.diff(gradient[i], symbols[j])
+    if _count_nodes(gradient + [e for row in rows for e in row], MAX_DERIVATIVE_NODES) > MAX_DERIVATIVE_NODES:
+        raise ParseError("the derivatives of this expression are too large to compile")
+    # A polynomial is quadratic exactly when its Hessian is constant. (sp.Poly(expr) expands:
+    # (x1 + ... + x12)^12 has millions of terms and used up the whole time limit.)
+    is_quadratic = bool(expr.is_polynomial(*symbols)) and not any(
+        entry.has(*symbols) for row in rows for entry in row)
+    return Derivation(
+        text=parsed.text, expr=expr, variables=symbols,
+        gradient=tuple(gradient), hessian=tuple(tuple(r) for r in rows),
+        latex_f=sp.latex(expr),
+        latex_gradient=sp.latex(sp.Matrix(gradient)),
+        latex_hessian=sp.latex(sp.Matrix(rows)),
+        is_quadratic=is_quadratic,
+    )
+
+

@@ -1,0 +1,50 @@
+"""Shared test helpers: AppTest runners for the entry app and for single pages."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import pytest
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+
+def run_app(script: str = "app.py", **query: str) -> AppTest:
+    """Run ``script`` (app.py, or a page file such as "pages/derivatives.py") with URL query
+    parameters. Page files run on their own draw the setup sidebar themselves (ui.sidebar.get_active).
+
+    Use a page file rather than AppTest.switch_page: switch_page runs only the page file, and
+    the sidebar's widgets then start over with new ids, losing the setup.
+    AppTest's first run also gives widgets other ids than later runs (their id includes the
+    active script hash, which AppTest only settles after one run; a browser session does not
+    do this: the browser test types right after the first load). So the link is read again on
+    a second run, whose widget ids are the ones every later run uses.
+    """
+    at = AppTest.from_file(str(ROOT / script), default_timeout=120)
+    for name, value in query.items():
+        at.query_params[name] = value
+    at.run()
+    at.session_state["setup_loaded"] = False  # ui.sidebar reads the link again
+    return at.run()
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    """Vega-Lite specs, with each named dataset's rows put back under spec['datasets']."""
+    specs = []
+    for el in at.get("vega_lite_chart"):
+        spec = json.loads(el.proto.spec)
+        spec["datasets"] = {d.name: convert_arrow_bytes_to_pandas_df(d.data.data).to_dict("records")
+                            for d in el.proto.datasets}
+        specs.append(spec)
+    return specs
+
+
+@pytest.fixture
+def app_runner():
+    return run_app

@@ -1,0 +1,208 @@
+"""AppTest tests of the dashboard: setup sidebar, share links, Compare and Derivatives pages."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core import Options, build_problem, run
+from ui.links import PRESETS, Setup, setup_to_query
+
+from conftest import chart_specs as charts
+from conftest import ROOT, run_app
+
+
+def app(**query: str) -> AppTest:
+    return run_app("app.py", **query)
+
+
+def derivatives(**query: str) -> AppTest:
+    return run_app("pages/derivatives.py", **query)
+
+
+def test_default_compare_page_matches_engine() -> None:
+    at = app()
+    assert not at.exception
+    assert at.title[0].value == "Compare the methods"
+    problem = build_problem("4x^2 + y^2")
+    tables = [el.value for el in at.dataframe]
+    assert len(tables) == 3  # gd, gd-optimal, newton
+    for table, method in zip(tables, ("gd", "gd-optimal", "newton")):
+        trace = run(problem, [15, 15], method, Options())
+        assert len(table) == trace.iterations + 1
+        np.testing.assert_array_equal(table["x"].to_numpy(), trace.x[:, 0])
+        np.testing.assert_array_equal(table["y"].to_numpy(), trace.x[:, 1])
+        np.testing.assert_array_equal(table["f"].to_numpy(), trace.f)
+        np.testing.assert_array_equal(table["grad_norm"].to_numpy(), trace.grad_norm)
+    newton = tables[2]
+    assert newton["x"].iloc[1] == 0 and newton["y"].iloc[1] == 0
+    # gd-optimal's first step: eta = 17/130 to (-9/13, 144/13)
+    optimal = tables[1]
+    assert optimal["step_size"].iloc[0] == pytest.approx(17 / 130, rel=1e-14)
+    assert optimal["x"].iloc[1] == pytest.approx(-9 / 13, rel=1e-13)
+    assert optimal["y"].iloc[1] == pytest.approx(144 / 13, rel=1e-13)
+
+
+def test_status_badges_and_update_rules() -> None:
+    at = app()
+    text = " ".join(m.value for m in at.markdown)  # st.badge renders as a markdown badge
+    assert "converged in 1 step" in text and "minimum" in text
+    latex = [el.value for el in at.latex]
+    assert any(r"\frac{g_k^\top g_k}{g_k^\top H_k\, g_k}" in s for s in latex)
+
+
+@pytest.mark.parametrize("preset", PRESETS, ids=[p.label for p in PRESETS])
+def test_every_preset_renders(preset) -> None:
+    at = app(**setup_to_query(preset.setup))
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert len(at.dataframe) == len(preset.setup.methods)
+    specs = charts(at)
+    assert specs, "the shared charts are missing"
+    # the lesson of the preset is shown
+    assert any(preset.lesson.split(":")[0][:20] in info.value.replace("\\", "") for info in at.info)
+
+
+def test_preset_button_applies_setup_and_url() -> None:
+    at = app()
+    saddle = next(i for i, p in enumerate(PRESETS) if p.label.startswith("Saddle"))
+    at.button(key=f"preset_{saddle}").click().run()
+    assert not at.exception
+    assert at.text_input(key="f").value == "x^2 - y^2"
+    assert at.query_params["f"] == ["x^2 - y^2"] or at.query_params["f"] == "x^2 - y^2"
+    text = " ".join(m.value for m in at.markdown)
+    assert "negative" in text.lower() or "g'Hg" in " ".join(c.value for c in at.caption)
+
+
+def test_share_link_reproduces_setup() -> None:
+    setup = Setup("(1-x)^2 + 100(y-x^2)^2", "-1.2, 1", ("newton", "bfgs"), Options(lr=0.002, tol=1e-10, max_iter=500))
+    at = app(**setup_to_query(setup))
+    assert not at.exception
+    assert at.text_input(key="f").value == setup.function
+    assert at.text_input(key="x0").value == "-1.2, 1"
+    assert at.multiselect(key="methods").value == ["newton", "bfgs"]
+    assert at.number_input(key="lr").value == 0.002
+    assert at.number_input(key="tol").value == 1e-10
+    assert at.number_input(key="max_iter").value == 500
+    problem = build_problem(setup.function)
+    expected = run(problem, [-1.2, 1], "bfgs", setup.options)
+    np.testing.assert_array_equal(at.dataframe[1].value["f"].to_numpy(), expected.f)
+    shown_link = at.sidebar.get("code")[0].proto.code_text
+    assert "f=%281-x%29%5E2" in shown_link and "methods=newton%2Cbfgs" in shown_link
+
+
+def test_widget_change_updates_url() -> None:
+    at = app()
+    at.text_input(key="f").input("x^2 + 3y^2").run()
+    at.number_input(key="lr").set_value(0.2).run()
+    at.multiselect(key="methods").select("bfgs").run()
+    assert not at.exception
+    params = {k: at.query_params[k] for k in ("f", "lr", "methods")}
+    flat = {k: v[0] if isinstance(v, list) else v for k, v in params.items()}
+    assert flat == {"f": "x^2 + 3y^2", "lr": "0.2", "methods": "gd,gd-optimal,newton,bfgs"}
+
+
+def test_bad_function_shows_message_not_traceback() -> None:
+    at = app()
+    at.text_input(key="f").input("x.__class__").run()
+    assert not at.exception
+    messages = " ".join(e.value for e in at.error)
+    assert "unexpected" in messages
+    assert not at.dataframe  # nothing computed from a bad function
+    assert any("What to type" in m.value for m in at.markdown)
+
+
+def test_bad_start_point_and_dimension_mismatch() -> None:
+    at = app()
+    at.text_input(key="x0").input("1, two").run()
+    assert not at.exception and any("not a list of numbers" in e.value for e in at.error)
+    at.text_input(key="x0").input("1, 2, 3").run()
+    assert not at.exception and any("3 coordinates" in e.value for e in at.error)
+
+
+def test_bad_link_parameters_fall_back_with_message() -> None:
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for name, value in dict(f="__import__('os')", x0="nan,1", methods="gd,evil", lr="-3", max_iter="many").items():
+        at.query_params[name] = value
+    at.run()  # one run: the messages belong to the session's first look at the link
+    assert not at.exception
+    warnings = " ".join(w.value for w in at.warning)
+    for fragment in ("function", "start point", "evil", "lr", "max_iter"):
+        assert fragment in warnings.replace("\\", ""), fragment
+    assert at.text_input(key="f").value == Setup().function
+    assert at.multiselect(key="methods").value == ["gd"]
+    assert len(at.dataframe) == 1
+
+
+def test_iteration_slider_marks_row_and_path() -> None:
+    at = app()
+    at.slider(key="k").set_value(3).run()
+    assert not at.exception
+    optimal = at.dataframe[1].value
+    assert list(optimal.loc[optimal["▶"] == "▶", "k"]) == [3]
+    newton = at.dataframe[2].value  # Newton stopped at k = 1: its last row is marked
+    assert list(newton.loc[newton["▶"] == "▶", "k"]) == [1]
+    picture = charts(at)[3]  # 3 step-size charts come first, then the contour plot
+    marker = [layer for layer in picture["layer"] if layer.get("mark", {}).get("shape") == "diamond"]
+    assert marker
+    datasets = picture["datasets"]
+    marked = datasets[marker[0]["data"]["name"]]
+    assert {row["method"]: row["k"] for row in marked} == {"gd": 3, "gd-optimal": 3, "newton": 1}
+
+
+def test_one_variable_function_draws_curve_and_model() -> None:
+    at = app(f="x^4", x0="1", methods="gd-optimal,newton")
+    assert not at.exception
+    titles = [spec.get("title", "") for spec in charts(at)]
+    assert any("quadratic model" in str(t) for t in titles)
+
+
+def test_many_variables_no_picture_but_convergence() -> None:
+    terms = " + ".join(f"(x{i} - {i})^2" for i in range(1, 6))
+    at = app(f=terms, x0="0,0,0,0,0", methods="newton,bfgs")
+    assert not at.exception
+    assert any("no picture" in c.value for c in at.caption)
+    assert at.dataframe[0].value["f"].iloc[-1] == 0
+
+
+def test_convergence_chart_has_no_nonpositive_values_on_log_axis() -> None:
+    at = app()
+    for spec in charts(at):
+        for layer in spec.get("layer", []):
+            y = layer.get("encoding", {}).get("y", {})
+            if y.get("scale", {}).get("type") == "log":
+                for row in spec["datasets"][layer["data"]["name"]]:
+                    value = row.get("value", row.get("eta"))
+                    assert value is not None and value > 0
+
+
+def test_derivatives_page_seed_001_example() -> None:
+    at = derivatives(f="x^2 + 1e9 y^2", x0="1,1", methods="gd-optimal,newton")
+    assert not at.exception
+    latex = " ".join(el.value for el in at.latex)
+    # symbolic gradient and Hessian
+    assert "2000000000 y" in latex and "2000000000" in latex
+    # Newton direction (-1, -1); normalised gradient direction ~(0, -1)
+    assert r"d_{\text{Newton}} = -H^{-1} g = \begin{pmatrix}-1\\-1\end{pmatrix}" in latex
+    assert r"\frac{-g}{\|g\|} = \begin{pmatrix}-1 \times 10^{-9}\\-1\end{pmatrix}" in latex
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Condition number κ"] == "1e+09"
+    assert metrics["Definiteness"] == "positive definite"
+
+
+def test_derivatives_page_at_an_iterate() -> None:
+    at = derivatives(f="x^2 - y^2", x0="1,1", methods="newton")
+    at.radio(key="deriv_where").set_value("an iterate of a method").run()
+    at.slider(key="deriv_k").set_value(1).run()
+    assert not at.exception
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Definiteness"] == "indefinite"
+    assert any("g'Hg ≤ 0" in c.value for c in at.caption)
+
+
+def test_derivatives_page_with_bad_function() -> None:
+    at = derivatives(f="x^2")
+    at.text_input(key="f").input("sin^2(x)").run()
+    assert not at.exception
+    assert any("sin(x)^2" in e.value.replace("\\", "") for e in at.error)
