@@ -104,11 +104,11 @@ def _take_worker() -> _Worker:
 
 
 def _give_back(worker: _Worker) -> None:
-    if worker.calls >= MAX_CALLS_PER_WORKER or not worker.alive():
-        worker.kill()
-        return
     with _idle_lock:
-        _idle.append(worker)
+        if worker.calls < MAX_CALLS_PER_WORKER and worker.alive() and len(_idle) < MAX_WORKERS:
+            _idle.append(worker)
+            return
+    worker.kill()
 
 
 def warm_up() -> None:
