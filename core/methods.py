@@ -125,14 +125,18 @@ def get_method(method_id: str) -> type[Method]:
 def backtracking(problem: Problem, point: Point, direction: np.ndarray, options: Options,
                  initial: float = 1.0) -> tuple[float, int]:
     """Armijo backtracking: the first eta = initial * shrink^j with
-    f(x + eta d) <= f(x) + c1 eta g'd. Returns (eta, j); points where f is undefined fail the test.
+    f(x + eta d) <= f(x) + c1 eta g'd (and f actually lower). Returns (eta, j); points where f
+    is undefined fail the test; MethodStop('line_search_failed') when no j <= max_backtracks works.
     """
     slope = float(point.g @ direction)
     if not slope < 0:
         raise MethodStop("line_search_failed", f"the direction is not a descent direction (g'd = {slope:.3g})")
     eta = initial
     for backtracks in range(options.max_backtracks + 1):
-        if problem.value_or_inf(point.x + eta * direction) <= point.f + options.c1 * eta * slope:
+        trial = problem.value_or_inf(point.x + eta * direction)
+        # Strict decrease too: when c1*eta*g'd is below the rounding of f (a large constant in
+        # f), "trial <= f + c1 eta g'd" would accept trial == f and loop without progress.
+        if trial <= point.f + options.c1 * eta * slope and trial < point.f:
             return eta, backtracks
         eta *= options.shrink
     raise MethodStop("line_search_failed",

@@ -122,6 +122,29 @@ def classify_stationary_point(hessian: np.ndarray, rtol: float = 1e-12) -> str:
     return "degenerate"
 
 
+# A minimum/maximum is only called so when the Newton step there is this small (relative to
+# max(1, ||x||)): with ||g|| below tol but a Newton step of size ~1 (exp(x) far to the left, or
+# the degenerate minimum of x^4) f is merely flat, not at a clear extremum.
+FLAT_NEWTON_STEP = 1e-4
+
+
+def _classify_end(problem: Problem, x: np.ndarray, g: np.ndarray) -> tuple[str | None, str]:
+    """Kind of stationary point at the last iterate, and the remark for the message."""
+    try:
+        hessian = problem.hessian(x)
+        kind = classify_stationary_point(hessian)
+        if kind in ("minimum", "maximum"):
+            newton_step = float(np.linalg.norm(np.linalg.solve(hessian, g)))
+            if newton_step > FLAT_NEWTON_STEP * max(1.0, float(np.linalg.norm(x))):
+                return "degenerate", (f"; degenerate: the curvature is as small as the gradient here "
+                                      f"(Newton step {newton_step:.2g}), f is flat rather than at a clear {kind}")
+    except (EvaluationError, np.linalg.LinAlgError):
+        return None, ""
+    if kind == "degenerate":
+        return kind, "; degenerate stationary point (H singular there)"
+    return kind, f"; a {kind} of f"
+
+
 def _format_point(x: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
 
@@ -155,9 +178,14 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
         except EvaluationError as err:
             fs.append(math.nan)
             gs.append(nan_row)
-            status = "domain_error" if err.kind == "domain" else "diverged"
-            message = (f"{err} at x_{k} = {_format_point(x)}" if err.kind == "domain"
-                       else f"diverged at step {k}: {err} at x_{k} = {_format_point(x)}")
+            # Overflow after some steps is a blow-up; at the start point nothing has blown up
+            # yet: f is simply not finite there, like log of a negative.
+            if err.kind == "domain" or k == 0:
+                status = "domain_error"
+                message = f"{err} at x_{k} = {_format_point(x)}" + (
+                    ": choose a start point where f is finite" if k == 0 else "")
+            else:
+                status, message = "diverged", f"diverged at step {k}: {err} at x_{k} = {_format_point(x)}"
             break
         fs.append(f)
         gs.append(g)
@@ -205,13 +233,8 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
     decisions.append("")
     stationary = None
     if status == "converged":
-        try:
-            stationary = classify_stationary_point(problem.hessian(xs[-1]))
-        except (EvaluationError, np.linalg.LinAlgError):
-            stationary = None
-        if stationary:
-            message += f"; a {stationary} of f" if stationary != "degenerate" else \
-                "; degenerate stationary point (H singular there)"
+        stationary, remark = _classify_end(problem, xs[-1], gs[-1])
+        message += remark
     return Trace(
         method=method, variables=problem.variable_names, options=asdict(options),
         x=np.array(xs), f=np.array(fs), grad=np.array(gs), direction=np.array(directions),
