@@ -206,8 +206,8 @@ class ArmijoGradientDescent(Method):
     id = "gd-armijo"
     label = "Gradient descent, backtracking (Armijo)"
     short_label = "GD Armijo"
-    update_latex = (r"x_{k+1} = x_k - \eta_k g_k,\ \eta_k = \max_j \beta^j:\ "
-                    r"f(x_k - \eta_k g_k) \le f_k - c_1 \eta_k \|g_k\|^2")
+    update_latex = (r"\begin{gathered}x_{k+1} = x_k - \eta_k g_k,\quad \eta_k = 2^{-j},\ j \text{ smallest with}\\"
+                    r"f(x_k - \eta_k g_k) \le f_k - c_1 \eta_k \|g_k\|^2\end{gathered}")
     options_used = ("c1", "shrink")
 
     def step(self, point: Point) -> Step:
@@ -223,8 +223,8 @@ class DampedNewton(Method):
     id = "newton-damped"
     label = "Damped Newton (line search, fallback)"
     short_label = "Damped Newton"
-    update_latex = (r"x_{k+1} = x_k - \eta_k \tilde H_k^{-1} g_k,\ \tilde H_k = H_k \text{ if } H_k \succ 0"
-                    r" \text{ else } |H_k|")
+    update_latex = (r"\begin{gathered}x_{k+1} = x_k - \eta_k \tilde H_k^{-1} g_k\ \text{(backtracking } \eta_k)\\"
+                    r"\tilde H_k = H_k \text{ if } H_k \succ 0, \text{ else } |H_k|\end{gathered}")
     needs_hessian = True
     options_used = ("c1", "shrink")
 
@@ -250,7 +250,7 @@ class Momentum(Method):
     id = "momentum"
     label = "Momentum (heavy ball)"
     short_label = "Momentum"
-    update_latex = r"v_{k+1} = \beta v_k - g_k,\quad x_{k+1} = x_k + \eta\, v_{k+1}"
+    update_latex = r"\begin{gathered}v_{k+1} = \beta v_k - g_k\\ x_{k+1} = x_k + \eta\, v_{k+1}\end{gathered}"
     options_used = ("lr", "beta")
 
     def __init__(self, problem: Problem, options: Options) -> None:
@@ -269,8 +269,9 @@ class BFGS(Method):
     id = "bfgs"
     label = "BFGS (quasi-Newton)"
     short_label = "BFGS"
-    update_latex = (r"x_{k+1} = x_k - \eta_k B_k g_k,\ B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top)"
-                    r" + \rho s s^\top,\ \rho = 1/y^\top s")
+    update_latex = (r"\begin{gathered}x_{k+1} = x_k - \eta_k B_k g_k\ \text{(backtracking } \eta_k)\\"
+                    r"B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top) + \rho s s^\top\\"
+                    r"s, y = \Delta x_k, \Delta g_k,\ \rho = 1/y^\top s\end{gathered}")
     options_used = ("c1", "shrink")
 
     def __init__(self, problem: Problem, options: Options) -> None:

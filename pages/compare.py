@@ -26,12 +26,13 @@ def iteration_view() -> None:
         st.session_state["k"] = longest
     k = st.slider("Iteration k", 0, max(longest, 1), key="k", disabled=longest == 0,
                   help="marks x_k on the paths and in every table")
-    per_row = 3
     methods = list(traces)
+    per_row = min(len(methods), 4 if len(methods) == 4 else 3)
     for start in range(0, len(methods), per_row):
-        columns = st.columns(per_row if len(methods) > per_row else len(methods), border=True)
-        for column, method in zip(columns, methods[start:start + per_row]):
-            with column:
+        # Every row has per_row columns so panels keep one width; borders go on the panels
+        # themselves, so the unused columns of a last, short row stay invisible.
+        for column, method in zip(st.columns(per_row), methods[start:start + per_row]):
+            with column, st.container(border=True):
                 method_panel(traces[method], k)
     st.subheader("All methods together", anchor=False)
     st.caption("Click a method in a legend to highlight it in every chart and panel (shift-click for several, "

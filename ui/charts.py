@@ -167,7 +167,8 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, select
         x=alt.X("k:Q", title="iteration k"),
         y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=quantity),
         color=color, opacity=_highlight(selection),
-        tooltip=["method", "k", alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(selection)
+        tooltip=["method", "k", alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(
+        selection, alt.selection_interval(bind="scales", encodings=["x"]))  # drag/scroll to zoom in k
     rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
     return alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=280)
 
