@@ -8,7 +8,7 @@ import streamlit as st
 from core import EvaluationError, METHODS
 from core.analysis import local_analysis
 from ui.compute import run_methods
-from ui.latex import matrix_latex, vector_latex
+from ui.latex import matrix_latex, number_latex, vector_latex
 from ui.sidebar import require_ready
 from ui.text import md_escape
 
@@ -17,14 +17,12 @@ setup, problem = active.setup, active.problem
 names = problem.variable_names
 st.title("Derivatives", anchor=False)
 
-symbolic = st.columns([1, 1, 2])
+st.latex(r"f(" + ", ".join(names) + ") = " + problem.latex["f"])
+symbolic = st.columns([1, 2])
 with symbolic[0]:
-    st.markdown("**Function**")
-    st.latex(r"f = " + problem.latex["f"])
-with symbolic[1]:
     st.markdown("**Gradient** g = ∇f")
     st.latex(r"g = " + problem.latex["gradient"])
-with symbolic[2]:
+with symbolic[1]:
     st.markdown("**Hessian** H = ∇²f")
     st.latex(r"H = " + problem.latex["hessian"])
 
@@ -49,16 +47,18 @@ except EvaluationError as err:
     st.error(f"f, g or H is not defined at this point: {md_escape(str(err))}")
     st.stop()
 
-st.latex(label + " = " + vector_latex(local.x) + r",\quad f(" + label + f") = {local.f:.6g}")
+st.latex(label + " = " + vector_latex(local.x) + r",\quad f(" + label + ") = " + number_latex(local.f))
 numbers = st.columns([1, 2])
 with numbers[0]:
-    st.latex(r"g = " + vector_latex(local.g) + rf",\ \|g\| = {np.linalg.norm(local.g):.4g}")
+    st.latex(r"g = " + vector_latex(local.g) + r",\quad \|g\| = " + number_latex(float(np.linalg.norm(local.g)), 4))
 with numbers[1]:
     st.latex(r"H = " + matrix_latex(local.hessian))
 facts = st.columns(3)
 facts[0].metric("Eigenvalues of H", ", ".join(f"{v:.4g}" for v in local.eigenvalues))
 facts[1].metric("Condition number κ", "∞ (singular)" if math.isinf(local.condition) else f"{local.condition:.4g}")
-facts[2].metric("Definiteness", local.definiteness)
+facts[2].metric("Definiteness", local.definiteness.split(" (")[0])
+if "(" in local.definiteness:
+    facts[2].caption(local.definiteness[local.definiteness.index("(") + 1:-1])
 
 st.subheader("Newton direction vs steepest descent", anchor=False)
 if local.newton is None:

@@ -149,10 +149,26 @@ def setup_for_pages() -> Iterator[ActiveSetup]:
         st.session_state[_ENTRY_RUNNING] = False
 
 
+def _leave_legacy_multipage_mode() -> None:
+    """Streamlit decides once per server process that a ``pages/`` folder means its legacy
+    multipage mode, and switches to ``st.navigation`` only when app.py first runs. So when the
+    very first request after a server start is a page URL (a share link to /derivatives on a
+    freshly woken host), that page runs alone under the legacy navigation. Switch the flag
+    ourselves and rerun: app.py then runs and its navigation serves the same URL."""
+    try:
+        from streamlit.runtime.pages_manager import PagesManager
+    except ImportError:  # a Streamlit without this internal: nothing to fix
+        return
+    if getattr(PagesManager, "uses_pages_directory", False):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def get_active() -> ActiveSetup:
     """The active setup for this run. A page run on its own (``streamlit run pages/x.py``, or
     ``AppTest.from_file("pages/x.py")``) draws the sidebar itself."""
     if not st.session_state.get(_ENTRY_RUNNING):
+        _leave_legacy_multipage_mode()
         st.session_state[_ACTIVE] = render_setup()
     return st.session_state[_ACTIVE]
 
