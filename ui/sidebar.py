@@ -7,6 +7,7 @@ reproduces what is on screen.
 
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -135,18 +136,22 @@ def render_setup() -> ActiveSetup:
     return ActiveSetup(setup=setup, problem=problem, x0=x0, errors=tuple(errors), preset=preset)
 
 
-_ACTIVE, _ENTRY_RUNNING = "active_setup", "entry_running"
+_ACTIVE = "active_setup"
+# Whether app.py is running the page on this thread (each script run has its own thread). A
+# plain thread-local, not session state: after st.stop() every Streamlit call, session-state
+# writes included, raises again, so a `finally` could not reset a session-state flag.
+_entry = threading.local()
 
 
 @contextmanager
 def setup_for_pages() -> Iterator[ActiveSetup]:
     """app.py: draw the sidebar once, then run the page inside this block."""
-    st.session_state[_ACTIVE] = render_setup()
-    st.session_state[_ENTRY_RUNNING] = True
+    st.session_state[_ACTIVE] = active = render_setup()
+    _entry.running = True
     try:
-        yield st.session_state[_ACTIVE]
+        yield active
     finally:  # also on st.stop() inside the page
-        st.session_state[_ENTRY_RUNNING] = False
+        _entry.running = False
 
 
 def _leave_legacy_multipage_mode() -> None:
@@ -159,7 +164,9 @@ def _leave_legacy_multipage_mode() -> None:
         from streamlit.runtime.pages_manager import PagesManager
     except ImportError:  # a Streamlit without this internal: nothing to fix
         return
-    if getattr(PagesManager, "uses_pages_directory", False):
+    # AppTest resets this flag before every run, so there a rerun would only loop; its page
+    # runs are served by drawing the sidebar in the page (below). tests/e2e checks the server.
+    if getattr(PagesManager, "uses_pages_directory", False) and not st.get_option("global.appTest"):
         PagesManager.uses_pages_directory = False
         st.rerun()
 
@@ -167,7 +174,7 @@ def _leave_legacy_multipage_mode() -> None:
 def get_active() -> ActiveSetup:
     """The active setup for this run. A page run on its own (``streamlit run pages/x.py``, or
     ``AppTest.from_file("pages/x.py")``) draws the sidebar itself."""
-    if not st.session_state.get(_ENTRY_RUNNING):
+    if not getattr(_entry, "running", False):
         _leave_legacy_multipage_mode()
         st.session_state[_ACTIVE] = render_setup()
     return st.session_state[_ACTIVE]
