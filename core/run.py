@@ -54,14 +54,17 @@ class Trace:
         return len(self.f) - 1
 
     @property
+    @np.errstate(over="ignore")  # a huge gradient's norm is inf, not a warning
     def grad_norm(self) -> np.ndarray:
         return np.linalg.norm(self.grad, axis=1)
 
     @property
+    @np.errstate(over="ignore")
     def dx(self) -> np.ndarray:
         return self.step_size[:, None] * self.direction
 
     @property
+    @np.errstate(over="ignore")
     def dx_norm(self) -> np.ndarray:
         return np.linalg.norm(self.dx, axis=1)
 
@@ -149,6 +152,9 @@ def _format_point(x: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
 
 
+# Overflow in g'g, x'x or a step is inf, which the loop's finiteness checks already turn into a
+# status; numpy's RuntimeWarning on top would make a diverging run raise where warnings are errors.
+@np.errstate(over="ignore", invalid="ignore")
 def run(problem: Problem, x0: Sequence[float], method: str, options: Options | None = None) -> Trace:
     """Iterate ``method`` from ``x0`` until ||g|| <= tol, max_iter, or a failure.
 

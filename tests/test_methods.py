@@ -12,7 +12,7 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from core import METHODS, MethodStop, Options, OptionsError, Point, backtracking, build_problem, get_method, run
@@ -275,11 +275,21 @@ def test_damped_newton_uses_the_absolute_hessian_at_a_saddle():
     np.testing.assert_allclose(trace.x[1], [0.0, 2.0], atol=1e-14)
 
 
+def test_damped_newton_floors_a_zero_eigenvalue():
+    # f = x^2 + y at (1, 1): g = (2, 1), H = diag(2, 0) is not positive definite. The zero
+    # eigenvalue is floored at 1e-8 * max|eigenvalue| = 2e-8: d = -(2/2, 1/2e-8) = (-1, -5e7),
+    # a long but finite descent step, accepted at eta = 1.
+    trace = run(problem("x^2 + y"), [1, 1], "newton-damped", Options(max_iter=1))
+    assert trace.decision[0].startswith("fallback")
+    assert trace.direction[0] == pytest.approx([-1.0, -5e7], rel=1e-12)
+    assert trace.step_size[0] == 1.0
+
+
 # --------------------------------------------------------------------------------------------
 # Newton direction, line searches
 # --------------------------------------------------------------------------------------------
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=40, deadline=None)
 @given(st.floats(-2, 2), st.floats(-1, 3))
 def test_newton_direction_solves_h_d_equals_minus_g(x, y):
     g, h = rosenbrock_g_h(x, y)
@@ -339,9 +349,18 @@ def test_wood_function_pure_newton_stops_at_the_non_optimal_saddle():
     # (the non-optimal region of MGH), which is a saddle.
     trace = run(problem(WOOD), [-3, -1, -3, -1], "newton")
     assert trace.status == "converged"
-    assert trace.f[-1] == pytest.approx(7.877, abs=0.01)
     assert trace.stationary_point == "saddle"
-    assert trace.final_x == pytest.approx([-0.968, 0.947, -0.970, 0.951], abs=2e-3)
+    x1, x2, x3, x4 = trace.final_x
+    f = (100 * (x2 - x1**2) ** 2 + (1 - x1) ** 2 + 90 * (x4 - x3**2) ** 2 + (1 - x3) ** 2
+         + 10.1 * ((x2 - 1) ** 2 + (x4 - 1) ** 2) + 19.8 * (x2 - 1) * (x4 - 1))
+    g = [-400 * x1 * (x2 - x1**2) - 2 * (1 - x1),
+         200 * (x2 - x1**2) + 20.2 * (x2 - 1) + 19.8 * (x4 - 1),
+         -360 * x3 * (x4 - x3**2) - 2 * (1 - x3),
+         180 * (x4 - x3**2) + 20.2 * (x4 - 1) + 19.8 * (x2 - 1)]
+    assert f == pytest.approx(7.876, abs=0.01)
+    assert trace.f[-1] == pytest.approx(f, rel=1e-12)
+    assert np.linalg.norm(g) < 1e-8  # stationary by the hand gradient, not just the problem's
+    assert x1 < 0 and x3 < 0  # the other side of the valley from (1, 1, 1, 1)
 
 
 def test_backtracking_refuses_an_ascent_direction():
@@ -365,6 +384,15 @@ def test_backtracking_by_hand():
     with pytest.raises(MethodStop) as info:
         backtracking(p, point, -point.g, Options(max_backtracks=1))
     assert info.value.status == "line_search_failed"
+
+
+def test_backtracking_demands_sufficient_decrease_not_just_decrease():
+    # f = x^2 at x = 1, d = -2, g'd = -4, c1 = 0.9: the test is x_t^2 <= 1 - 3.6 eta.
+    # eta = 1: 1 > -2.6; 1/2: 0 > -0.8; 1/4: 0.25 > 0.1; 1/8: 0.5625 > 0.55; 1/16: 0.765625 <= 0.775
+    p = problem("x^2")
+    x = np.array([1.0])
+    point = Point(x, p.value(x), p.gradient(x))
+    assert backtracking(p, point, -point.g, Options(c1=0.9)) == (1 / 16, 4)
 
 
 def test_backtracking_treats_undefined_points_as_failures():

@@ -169,14 +169,23 @@ def test_status_diverged_when_f_blows_up():
     assert trace.status == "diverged" and "f went from 1125" in trace.message
 
 
-def test_status_diverged_when_f_overflows_at_the_start():
+def test_status_diverged_when_f_overflows_after_a_step():
+    # f = x^4 from 1000, lr = 1e70: x_1 = 1000 - 1e70 * 4e9 = -4e79, where x^4 overflows
+    trace = run(problem("x^4"), [1e3], "gd", Options(lr=1e70))
+    assert trace.status == "diverged" and trace.iterations == 1
+    assert "overflowed" in trace.message
+    assert trace.x[1, 0] == pytest.approx(-4e79)
+    assert math.isnan(trace.f[1]) and np.isnan(trace.grad[1]).all()
+
+
+def test_overflow_at_the_start_is_a_domain_error():
+    # nothing has blown up yet: f is just not finite at x_0
     trace = run(problem("exp(x)"), [1000], "gd")
-    assert trace.status == "diverged" and trace.iterations == 0
+    assert trace.status == "domain_error" and trace.iterations == 0
     assert "overflowed" in trace.message
     assert math.isnan(trace.f[0]) and np.isnan(trace.grad[0]).all()
 
 
-@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")
 def test_status_diverged_when_the_iterate_overflows():
     # x_1 = 1e10 - 1e300 * 2e10 = -inf
     trace = run(problem("x^2"), [1e10], "gd", Options(lr=1e300))
@@ -236,12 +245,27 @@ def test_status_domain_error_from_the_hessian():
     assert trace.status == "domain_error" and trace.iterations == 0
 
 
-def test_status_line_search_failed():
+def test_status_line_search_failed_when_no_halving_is_allowed():
     # 4x^2 + y^2 from (15, 15) along -g = (-120, -30): eta = 1 -> f(-105, -15) = 44325 and
     # eta = 1/2 -> f(-45, 0) = 8100, both above f = 1125; one halving allowed, so it gives up.
     trace = run(problem(BOWL), [15, 15], "gd-armijo", Options(max_backtracks=1))
     assert trace.status == "line_search_failed" and trace.iterations == 0
     assert "after 1 halvings" in trace.message
+
+
+def test_status_line_search_failed_below_floating_point_precision():
+    # f = 3x^2 + 1e8, g = 6x. From x: eta = 1 -> -5x, 1/2 -> -2x (f up), 1/4 -> -x/2 (accepted),
+    # so x_k = 0.7 (-1/2)^k. Once the true decrease 3x^2 is below the float spacing at 1e8,
+    # f cannot decrease at all and the line search has to give up, far from tol.
+    trace = run(problem("3x^2 + 1e8"), [0.7], "gd-armijo", Options(tol=1e-14))
+    assert trace.status == "line_search_failed"
+    K = trace.iterations
+    np.testing.assert_allclose(trace.x[:, 0], 0.7 * (-0.5) ** np.arange(K + 1), rtol=1e-15)
+    assert (trace.step_size[:-1] == 0.25).all()
+    x_K = trace.x[-1, 0]
+    assert 3 * x_K**2 < np.spacing(1e8) < 3 * (2 * x_K) ** 2
+    assert trace.grad_norm[-1] > 1e-14
+    assert "floating-point precision" in trace.message
 
 
 def test_every_status_is_known():
@@ -328,7 +352,7 @@ def test_caller_mistakes_raise_options_error():
         run(p, [1, 1], "sgd")
 
 
-FUNCTIONS = ["x^2 + y", "log(x) + y^2", "sqrt(x) + abs(y)", "1/x + y^2", "exp(x) + y^2", "x^3 - 3x y^2",
+FUNCTIONS = ["1e200 x^2 + y^2", "x^2 + y", "log(x) + y^2", "sqrt(x) + abs(y)", "1/x + y^2", "exp(x) + y^2", "x^3 - 3x y^2",
              "sin(x) cos(y)", "-x^2 - y^2", "x^4 + y^4", "tan(x) + y^2", "x y", "1e9 x^2 + 1e-9 y^2",
              "atan(x) + tanh(y)", "(x^2 + y^2)^-1", "x^100 + y^2"]
 
@@ -340,7 +364,7 @@ FUNCTIONS = ["x^2 + y", "log(x) + y^2", "sqrt(x) + abs(y)", "1/x + y^2", "exp(x)
        lr=st.sampled_from([1e-3, 0.1, 10.0]))
 def test_a_failing_method_never_raises(text, method, start, lr):
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # overflow in numpy products is expected here
+        warnings.simplefilter("error")  # not even a numpy overflow warning escapes
         trace = run(problem(text), start, method, Options(lr=lr, max_iter=60))
         trace.records()
         trace.columns()
@@ -349,6 +373,21 @@ def test_a_failing_method_never_raises(text, method, start, lr):
     assert trace.iterations == len(trace.x) - 1 <= 60
     if trace.stationary_point is not None:
         assert trace.status == "converged" and trace.stationary_point in STATIONARY_KINDS
+
+
+@pytest.mark.parametrize("text, start, method, lr", [
+    ("1e200 x^2 + y^2", [0.5, -2], "gd", 0.1),  # g'g overflows at the start
+    ("1e200 x^2 + y^2", [-1e10, 3], "bfgs", 0.1),
+    ("x^100 + y^2", [1, 1], "gd", 10.0),
+    ("x^100 + y^2", [1, 1], "momentum", 10.0),
+])
+def test_overflowing_products_end_in_a_status_without_warnings(text, start, method, lr):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        trace = run(problem(text), start, method, Options(lr=lr))
+        records = trace.records()
+    assert trace.status in {"diverged", "line_search_failed"}
+    json.dumps(records, allow_nan=False)
 
 
 def test_run_all_and_best_value():
