@@ -44,10 +44,10 @@ class Options:
             "lr": math.isfinite(self.lr) and self.lr > 0,
             "beta": math.isfinite(self.beta) and 0 <= self.beta < 1,
             "tol": math.isfinite(self.tol) and self.tol > 0,
-            "max_iter": isinstance(self.max_iter, int) and 0 <= self.max_iter <= 100_000,
+            "max_iter": type(self.max_iter) is int and 0 <= self.max_iter <= 100_000,  # not a bool
             "c1": 0 < self.c1 < 1,
             "shrink": 0 < self.shrink < 1,
-            "max_backtracks": isinstance(self.max_backtracks, int) and 1 <= self.max_backtracks <= 200,
+            "max_backtracks": type(self.max_backtracks) is int and 1 <= self.max_backtracks <= 200,
         }
         ranges = {"lr": "> 0", "beta": "in [0, 1)", "tol": "> 0", "max_iter": "an integer in [0, 100000]",
                   "c1": "in (0, 1)", "shrink": "in (0, 1)", "max_backtracks": "an integer in [1, 200]"}
@@ -140,8 +140,9 @@ def backtracking(problem: Problem, point: Point, direction: np.ndarray, options:
             return eta, backtracks
         eta *= options.shrink
     raise MethodStop("line_search_failed",
-                     f"no step along the direction decreased f enough after {options.max_backtracks} "
-                     "halvings: the changes in f are below floating-point precision here")
+                     f"no trial step decreased f enough after {options.max_backtracks} reductions of the step: "
+                     "the decrease is below floating-point precision here, or f is undefined or overflows "
+                     "at every trial point")
 
 
 def _newton_direction(hessian: np.ndarray, g: np.ndarray) -> np.ndarray:
