@@ -250,7 +250,7 @@ def test_status_line_search_failed_when_no_halving_is_allowed():
     # eta = 1/2 -> f(-45, 0) = 8100, both above f = 1125; one halving allowed, so it gives up.
     trace = run(problem(BOWL), [15, 15], "gd-armijo", Options(max_backtracks=1))
     assert trace.status == "line_search_failed" and trace.iterations == 0
-    assert "after 1 halvings" in trace.message
+    assert "after 1 reductions" in trace.message
 
 
 def test_status_line_search_failed_below_floating_point_precision():
