@@ -13,6 +13,9 @@ st.set_page_config(page_title="Descent Lab", page_icon="⛰️", layout="wide")
 PAGES = [
     st.Page("pages/compare.py", title="Compare", icon=":material/compare_arrows:", default=True),
     st.Page("pages/derivatives.py", title="Derivatives", icon=":material/functions:"),
+    st.Page("pages/learning_rate.py", title="Learning rate", icon=":material/speed:"),
+    st.Page("pages/theory.py", title="Theory vs measurement", icon=":material/science:"),
+    st.Page("pages/one_d.py", title="1-D: optimal rate = Newton", icon=":material/show_chart:"),
 ]
 
 navigation = st.navigation(PAGES)

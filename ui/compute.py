@@ -13,6 +13,7 @@ from dataclasses import astuple
 import streamlit as st
 
 from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, run
+from core.teaching import Sweep, sweep_learning_rates
 from core.isolation import warm_up
 
 warm_up()  # the first function typed should not wait for a worker to import sympy
@@ -42,6 +43,15 @@ def run_methods(text: str, x0: tuple[float, ...], methods: tuple[str, ...], opti
     return {m: run_method(text, x0, m, key) for m in methods}
 
 
+@st.cache_data(max_entries=32, show_spinner="Sweeping the learning rate…")
+def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method: str, options: tuple) -> Sweep:
+    """One fixed-rate run per eta (core.teaching.sweep_learning_rates), cached on plain values."""
+    problem, error = load_problem(text)
+    if problem is None:
+        raise ParseError(error)
+    return sweep_learning_rates(problem, x0, etas, Options(*options), method)
+
+
 def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     """A message when the start point does not fit the function, else None."""
     if len(x0) != problem.n:
@@ -51,4 +61,4 @@ def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     return None
 
 
-__all__ = ["load_problem", "run_method", "run_methods", "check_start", "OptionsError"]
+__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "OptionsError"]

@@ -1,0 +1,256 @@
+"""The teaching pages in AppTest: the numbers of the issue's "done means", every preset, bad input.
+
+Each test starts a session on app.py (the URL sets the setup), then switches to the page; the
+page draws the sidebar itself when AppTest runs it alone.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from ui.links import PRESETS
+
+APP = str(Path(__file__).resolve().parents[1] / "app.py")
+PAGES = ("pages/learning_rate.py", "pages/theory.py", "pages/one_d.py")
+
+
+def open_page(page: str, **params: str) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=60)
+    for name, value in params.items():
+        at.query_params[name] = value
+    at.run()
+    at.switch_page(page)
+    at.run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def frame_with(at: AppTest, column: str) -> pd.DataFrame:
+    for element in at.dataframe:
+        frame = element.value
+        if column in frame.columns:
+            return frame
+    raise AssertionError(f"no dataframe with a {column!r} column")
+
+
+def row_at(frame: pd.DataFrame, eta: float) -> pd.Series:
+    index = int(np.argmin(np.abs(np.log(frame["eta"].to_numpy(dtype=float)) - math.log(eta))))
+    row = frame.iloc[index]
+    assert row["eta"] == pytest.approx(eta, rel=1e-12)
+    return row
+
+
+def texts(at: AppTest) -> str:
+    parts = [m.value for m in at.markdown] + [s.value for s in at.subheader] + [c.value for c in at.caption]
+    return "\n".join(parts)
+
+
+# --------------------------------------------------------------------------------------------
+# Learning-rate explorer
+# --------------------------------------------------------------------------------------------
+
+def test_learning_rate_page_marks_the_quadratic_rates_and_classifies_the_sweep():
+    at = open_page("pages/learning_rate.py")  # default setup: 4x^2 + y^2 from (15, 15), max_iter 1000
+    shown = metrics(at)
+    assert float(shown["2/λmax"]) == pytest.approx(0.25)
+    assert float(shown["2/(λmin+λmax)"]) == pytest.approx(0.2)
+    assert float(shown["η of gd-optimal at x₀"]) == pytest.approx(15300 / 117000, rel=1e-5)
+    assert float(shown["your η"]) == pytest.approx(0.1)
+    # the default range runs from (2/λmax)/25 = 0.01 to 1.04 * 2/λmax = 0.26
+    assert at.number_input(key="lr_sweep_lo").value == pytest.approx(0.01)
+    assert at.number_input(key="lr_sweep_hi").value == pytest.approx(0.26)
+    sweep = frame_with(at, "outcome_label")
+    assert row_at(sweep, 0.26)["outcome_label"] == "diverged"
+    crawl = row_at(sweep, 0.01)
+    assert crawl["outcome_label"] == "max_iter: crawling" and crawl["steps"] == 1000 and pd.isna(crawl["converged_in"])
+    assert row_at(sweep, 0.25)["outcome_label"] == "max_iter: oscillating"
+    assert row_at(sweep, 0.2)["outcome_label"] == "converged"
+    assert row_at(sweep, 0.1)["converged_in"] == 98
+    assert "reversed 49/49" in row_at(sweep, 0.25)["reason"]
+
+
+def test_learning_rate_page_with_user_range_and_picked_run():
+    at = open_page("pages/learning_rate.py")
+    at.number_input(key="lr_sweep_lo").set_value(0.05)
+    at.number_input(key="lr_sweep_hi").set_value(0.3)
+    at.slider(key="lr_sweep_n").set_value(6)
+    at.run()
+    assert not at.exception
+    sweep = frame_with(at, "outcome_label")
+    etas = sweep["eta"].to_numpy()
+    assert etas[0] == pytest.approx(0.05) and etas[-1] == pytest.approx(0.3)
+    assert len(sweep) == 6 + 4  # 6 log-spaced rates + the four marks inside [0.05, 0.3]
+    assert row_at(sweep, 0.3)["outcome_label"] == "diverged"
+    at.select_slider(key="lr_pick").set_value(float(row_at(sweep, 0.25)["eta"]))
+    at.run()
+    assert not at.exception
+    assert "η = 0.25: max_iter: oscillating" in [s.value for s in at.subheader]
+    # the per-direction factor 1 - eta*lambda for lambda = 8 at eta = 0.25
+    assert any("$1-0.25\\cdot(8) = -1$: flips sign, same size: pure oscillation" in m.value for m in at.markdown)
+
+
+def test_learning_rate_page_bad_range_is_an_error():
+    at = open_page("pages/learning_rate.py")
+    at.number_input(key="lr_sweep_lo").set_value(0.5)
+    at.number_input(key="lr_sweep_hi").set_value(0.1)
+    at.run()
+    assert not at.exception
+    assert any("0 < low < high (got 0.5 .. 0.1)" in e.value.replace("\\", "") for e in at.error)  # md-escaped
+
+
+def test_learning_rate_preset_too_large_picks_the_diverging_run():
+    at = open_page("pages/learning_rate.py", f="4x^2 + y^2", x0="15,15", methods="gd,newton", lr="0.26")
+    assert float(metrics(at)["your η"]) == pytest.approx(0.26)
+    assert "η = 0.26: diverged" in [s.value for s in at.subheader]
+
+
+def test_learning_rate_page_on_a_non_quadratic_says_why_there_is_no_limit():
+    at = open_page("pages/learning_rate.py", f="(1-x)^2 + 100(y-x^2)^2", x0="-1.2,1", methods="gd,newton",
+                   lr="0.001")
+    assert "2/λmax" not in metrics(at)
+    assert any("not quadratic" in i.value for i in at.info)
+
+
+def test_learning_rate_page_momentum_sweep():
+    at = open_page("pages/learning_rate.py")
+    at.radio(key="lr_sweep_method").set_value("momentum")
+    at.run()
+    assert not at.exception
+    assert len(frame_with(at, "outcome_label")) >= 25
+
+
+# --------------------------------------------------------------------------------------------
+# Theory vs measurement
+# --------------------------------------------------------------------------------------------
+
+def test_theory_page_default_numbers():
+    at = open_page("pages/theory.py")
+    shown = metrics(at)
+    assert shown["κ of H at x₀"] == "4" and shown["κ of H at the solution"] == "4"
+    measured = frame_with(at, "f_rate").set_index("method")
+    assert measured.loc["gd-optimal", "f_rate"] == pytest.approx(36 / 325, rel=1e-9)
+    assert measured.loc["gd", "x_rate"] == pytest.approx(0.8, rel=1e-9)  # max|1 - 0.1 λ| = 0.8
+    assert measured.loc["gd", "f_rate"] == pytest.approx(0.64, rel=1e-6)
+    assert measured.loc["newton", "steps"] == 1
+    assert measured.loc["gd-optimal", "order"] == pytest.approx(1.0, abs=0.15)
+    labels = [(m.label, m.value) for m in at.metric]
+    assert ("textbook (per step on f − f*)", "0.36 (bound)") in labels
+    assert ("textbook (per step on ‖x − x*‖)", "0.8") in labels
+    assert ("textbook (steps)", "1") in labels
+    badges = "\n".join(texts(at).splitlines() + [str(b.proto) for b in at.get("badge")])
+    assert "consistent" in badges and "matches" in badges
+
+
+def test_theory_page_newton_on_rosenbrock_is_order_two():
+    at = open_page("pages/theory.py", f="(1-x)^2 + 100(y-x^2)^2", x0="-1.2,1", methods="gd,gd-optimal,newton",
+                   lr="0.001")
+    measured = frame_with(at, "order").set_index("method")
+    assert 1.6 <= measured.loc["newton", "order"] <= 2.4
+    reasons = [i.value for i in at.info]
+    assert any("not quadratic" in r for r in reasons)  # gd and gd-optimal: no number printed
+    assert ("textbook (order)", "2") in [(m.label, m.value) for m in at.metric]
+
+
+def test_theory_page_iterate_section_uses_the_users_g_and_h():
+    at = open_page("pages/theory.py")
+    at.selectbox(key="theory_method").set_value("gd-optimal")
+    at.slider(key="theory_k").set_value(0)
+    at.run()
+    latex = "\n".join(l.value for l in at.latex)
+    assert "g^\\top g = 15300" in latex and "g^\\top H g = 117000" in latex
+    assert "0.130769" in latex
+
+
+def test_theory_page_indefinite_quadratic_says_so():
+    at = open_page("pages/theory.py", f="x^2 - y^2", x0="1,1", methods="gd,gd-optimal,newton")
+    assert any("indefinite" in w.value for w in at.warning)
+    assert sum("does not apply because h is indefinite" in i.value.lower() for i in at.info) == 2
+
+
+# --------------------------------------------------------------------------------------------
+# 1-D lesson
+# --------------------------------------------------------------------------------------------
+
+def test_one_d_page_x4_traces_are_identical():
+    at = open_page("pages/one_d.py", f="x^4", x0="1", methods="gd-optimal,newton")
+    tables = [e.value for e in at.dataframe if "1/f''(x_k)" in e.value.columns]
+    assert len(tables) == 2
+    gd, newton = tables
+    np.testing.assert_allclose(gd["x_k"], newton["x_k"], rtol=1e-14)
+    np.testing.assert_allclose(gd["f(x_k)"], newton["f(x_k)"], rtol=1e-13)
+    np.testing.assert_allclose(gd["x_k"], (2 / 3) ** np.arange(len(gd)), rtol=1e-13)
+    steps = gd["η_k"].to_numpy(dtype=float)[:-1]
+    np.testing.assert_allclose(steps, gd["1/f''(x_k)"].to_numpy(dtype=float)[:-1], rtol=1e-13)  # η = 1/f''
+    shown = metrics(at)
+    assert shown["the two traces"] == "identical (to rounding)"
+    assert shown["steps: GD optimal η / Newton"] == "17 / 17"
+    latex = "\n".join(l.value for l in at.latex)
+    assert "\\frac{1}{12} = 0.0833333" in latex
+
+
+def test_one_d_page_two_variables_shows_why_it_differs():
+    at = open_page("pages/one_d.py")  # 4x^2 + y^2 from (15, 15)
+    assert metrics(at)["the two traces"] == "different"
+    eigen = frame_with(at, "Newton: −c/λ")
+    np.testing.assert_allclose(eigen["Newton: −c/λ"], [-15.0, -15.0])
+    assert not np.allclose(eigen["optimal rate: −η*·c"], eigen["Newton: −c/λ"])
+
+
+def test_one_d_page_two_variables_on_an_eigenvector_coincides():
+    at = open_page("pages/one_d.py", x0="15,0")
+    assert metrics(at)["the two traces"] == "identical (to rounding)"
+    assert any("eigenvector" in s.value for s in at.success)
+
+
+def test_one_d_page_three_variables_gets_a_message():
+    at = open_page("pages/one_d.py", f="x^2 + y^2 + z^2", x0="1,2,3")
+    assert any("3 variables" in w.value for w in at.warning)
+    assert frame_with(at, "λ") is not None
+
+
+# --------------------------------------------------------------------------------------------
+# Every preset, and bad input, on every page
+# --------------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_preset_renders(page):
+    at = open_page(page)
+    for i, preset in enumerate(PRESETS):
+        at.button(key=f"preset_{i}").click()
+        at.run()
+        assert not at.exception, (preset.label, [e.message for e in at.exception])
+        assert at.text_input(key="f").value == preset.setup.function
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_bad_function_shows_an_error_not_a_traceback(page):
+    at = open_page(page)
+    at.text_input(key="f").set_value("sin(")
+    at.run()
+    assert not at.exception
+    assert at.error and any("Nothing to show yet" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_bad_start_point_shows_an_error(page):
+    at = open_page(page)
+    at.text_input(key="x0").set_value("1, 2, 3")
+    at.run()
+    assert not at.exception and at.error
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_domain_trouble_is_a_message(page):
+    # sqrt(x) + x^2 from 1 with lr 10: the first fixed step lands at x < 0, outside the domain
+    at = open_page(page, f="sqrt(x) + x^2", x0="1", methods="gd,gd-optimal,newton", lr="10")
+    assert not at.exception

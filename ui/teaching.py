@@ -1,0 +1,327 @@
+"""View pieces shared by the teaching pages: sweep and ratio charts, and the short derivations
+(second-order model, Newton vs optimal rate, per-direction factors) filled in with the user's own
+numbers. The numbers themselves come from core.teaching; nothing here iterates.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import altair as alt
+import numpy as np
+import pandas as pd
+import streamlit as st
+
+from core import METHODS, Trace
+from core.teaching import OUTCOMES, ObservedRates, Prediction, QuadraticConstants, RateMark, StepComparison, Sweep
+
+from .charts import method_color_scale
+from .latex import matrix_latex, number_latex, vector_latex
+
+OUTCOME_COLORS = {"converged": "#2ca02c", "crawl": "#ff7f0e", "oscillating": "#9467bd",
+                  "diverged": "#d62728", "failed": "#7f7f7f"}
+PICK = "pick_run"
+
+
+def _outcome_color() -> alt.Color:
+    return alt.Color("outcome_label:N", title="outcome",
+                     scale=alt.Scale(domain=[OUTCOMES[o] for o in OUTCOME_COLORS],
+                                     range=list(OUTCOME_COLORS.values())),
+                     legend=alt.Legend(orient="bottom", columns=5))
+
+
+# --------------------------------------------------------------------------------------------
+# Learning-rate sweep
+# --------------------------------------------------------------------------------------------
+
+def sweep_frame(sweep: Sweep) -> pd.DataFrame:
+    """One row per learning rate: what the chart and the table show."""
+    frame = pd.DataFrame(sweep.rows())
+    frame.insert(0, "run", np.arange(len(frame)))
+    frame["outcome_label"] = frame["outcome"].map(OUTCOMES)
+    frame["converged_in"] = frame["converged_in"].astype("Float64")
+    frame["steps_shown"] = np.where(frame["outcome"] == "converged", frame["steps"], sweep.options.max_iter)
+    frame["pattern"] = np.where(frame["oscillates"], "steps reverse (zig-zag)", "steps keep direction")
+    return frame
+
+
+def sweep_chart(frame: pd.DataFrame, marks: Sequence[RateMark], quantity: str, tol: float, max_iter: int,
+                selected_run: int) -> alt.Chart:
+    """Iterations to tolerance (or final ||g||) against eta on a log axis, coloured by outcome;
+    the marked rates as labelled vertical rules; the selected run ringed. Click picks a run."""
+    eta_scale = alt.Scale(type="log", domain=[float(frame["eta"].min()), float(frame["eta"].max())], nice=False)
+    x = alt.X("eta:Q", scale=eta_scale, title="learning rate η (log scale)", axis=alt.Axis(format=".2~g"))
+    if quantity == "iterations":
+        y = alt.Y("steps_shown:Q", title="iterations to ‖g‖ ≤ tol",
+                  scale=alt.Scale(domain=[0, max_iter * 1.2], nice=False))
+        reference = pd.DataFrame({"value": [max_iter], "text": [f"max_iter = {max_iter}"]})
+    else:
+        y = alt.Y("final_grad_norm:Q", scale=alt.Scale(type="log"), title="‖g‖ at the last iterate (log)")
+        reference = pd.DataFrame({"value": [tol], "text": [f"tol = {tol:g}"]})
+    frame = frame[np.isfinite(frame["final_grad_norm"]) & (frame["final_grad_norm"] > 0)] \
+        if quantity != "iterations" else frame
+    pick = alt.selection_point(fields=["run"], name=PICK, on="click", clear=False)
+    tooltip = [alt.Tooltip("eta:Q", format=".4g", title="η"), alt.Tooltip("outcome_label:N", title="outcome"),
+               alt.Tooltip("steps:Q", title="steps run"), alt.Tooltip("final_grad_norm:Q", format=".3e", title="final ‖g‖"),
+               alt.Tooltip("pattern:N", title="steps"), alt.Tooltip("reason:N", title="decided by")]
+    line = alt.Chart(frame).mark_line(color="#bbbbbb", strokeWidth=1).encode(x=x, y=y, order="eta:Q")
+    points = alt.Chart(frame).mark_point(size=90, filled=True, opacity=0.9).encode(
+        x=x, y=y, color=_outcome_color(),
+        shape=alt.Shape("pattern:N", title="", scale=alt.Scale(
+            domain=["steps keep direction", "steps reverse (zig-zag)"], range=["circle", "triangle-up"]),
+            legend=alt.Legend(orient="bottom")),
+        tooltip=tooltip).add_params(pick)
+    ring = alt.Chart(frame[frame["run"] == selected_run]).mark_point(
+        size=420, shape="circle", filled=False, stroke="black", strokeWidth=2).encode(x=x, y=y)
+    layers = [line, points, ring]
+    if len(reference):
+        layers.append(alt.Chart(reference).mark_rule(strokeDash=[2, 3], color="#999999").encode(y=alt.Y("value:Q")))
+    shown = [m for m in marks if frame["eta"].min() <= m.eta <= frame["eta"].max()]
+    if shown:
+        rules = pd.DataFrame({"eta": [m.eta for m in shown], "label": [f"{m.label} = {m.eta:.4g}" for m in shown],
+                              "note": [m.note for m in shown], "row": np.arange(len(shown))})
+        layers.append(alt.Chart(rules).mark_rule(strokeDash=[6, 4], color="#333333", strokeWidth=1.2).encode(
+            x=alt.X("eta:Q", scale=eta_scale), tooltip=["label", "note"]))
+        span = math.log(frame["eta"].max() / frame["eta"].min()) or 1.0
+        for row, mark in enumerate(shown):  # one text layer per mark: staggered so labels never overlap
+            right = math.log(mark.eta / frame["eta"].min()) / span > 0.7  # near the right edge: label to the left
+            layers.append(alt.Chart(rules.iloc[[row]]).mark_text(
+                align="right" if right else "left", baseline="top", dx=-4 if right else 4, fontSize=12,
+                color="#333333").encode(
+                x=alt.X("eta:Q", scale=eta_scale), y=alt.value(4 + 16 * row), text="label:N"))
+    return alt.layer(*layers).properties(height=400, title="One fixed-rate run per η (click a point to show that run)")
+
+
+def factor_word(factor: float) -> str:
+    """What a per-step factor 1 - eta*lambda does to the error along its direction."""
+    if factor > 1:
+        return "grows without flipping (negative curvature)"
+    if factor == 1:
+        return "does not move"
+    if factor >= 0.9:
+        return "shrinks slowly: crawls"
+    if factor >= 0:
+        return "shrinks"
+    if factor > -1:
+        return "flips sign and shrinks: zig-zag"
+    if factor == -1:
+        return "flips sign, same size: pure oscillation"
+    return "flips sign and grows: diverges"
+
+
+def rate_factors(eigenvalues: np.ndarray, eta: float, where: str, method: str = "gd") -> None:
+    """The error along each eigen-direction is multiplied by 1 - eta*lambda_i per step (fixed-step GD),
+    with the user's lambdas and the picked eta; seed 002's velocity / acceleration reading."""
+    st.markdown(f"**Why this η does what it does** · eigenvalues of H {where}")
+    st.latex(r"x_{k+1}-x^* = (I-\eta H)(x_k-x^*)")
+    st.latex(r"\text{along each eigenvector } v_i:\quad e_{k+1,i} = (1-\eta\lambda_i)\,e_{k,i}")
+    lines = []
+    for lam in eigenvalues:
+        factor = 1.0 - eta * lam
+        lines.append(rf"- $1-{number_latex(eta, 4)}\cdot({number_latex(lam, 4)}) = {number_latex(factor, 4)}$: "
+                     f"{factor_word(factor)}")
+    st.markdown("\n".join(lines))
+    positive = [float(lam) for lam in eigenvalues if lam > 0]
+    if method != "gd":
+        st.caption("These factors are for plain fixed-step GD; momentum adds β(x_k − x_{k−1}) on top.")
+    if positive:
+        newton = ", ".join(f"{1 / lam:.4g}" for lam in positive)
+        st.markdown(
+            "Seed 002 reads **g as the velocity and H as the acceleration**: where the acceleration λ is large, "
+            "a step of the same η overshoots; where it is small, the same η crawls. Newton divides each "
+            f"direction by its own acceleration, i.e. uses ηᵢ = 1/λᵢ = {newton} at once. One fixed η has to "
+            f"stay below 2/λmax = {2 / max(positive):.4g} for the steepest direction, and is then small for the "
+            "flattest one.")
+
+
+# --------------------------------------------------------------------------------------------
+# Theory vs measurement
+# --------------------------------------------------------------------------------------------
+
+RATIO_FIELDS = {"f − f*": "f_ratio", "‖g‖": "grad_ratio", "‖x − x*‖": "x_ratio"}
+
+
+def ratio_frame(observed: Mapping[str, ObservedRates], field: str) -> pd.DataFrame:
+    """Long form (method, k, ratio) of one per-step ratio, resolved positive values only."""
+    frames = []
+    for method, rates in observed.items():
+        values = getattr(rates, field)
+        frames.append(pd.DataFrame({"method": method, "k": np.arange(len(values)), "ratio": values}))
+    frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["method", "k", "ratio"])
+    return frame[np.isfinite(frame["ratio"].astype(float)) & (frame["ratio"].astype(float) > 0)]
+
+
+def prediction_lines(predictions: Mapping[str, Prediction], field: str) -> pd.DataFrame:
+    """Horizontal reference lines for the chart of ``field`` (f ratios are squares of x ratios
+    for gd and momentum, asymptotically)."""
+    rows = []
+    for method, p in predictions.items():
+        if not p.applies or p.value is None:
+            continue
+        if p.quantity == "f_rate" and field == "f_ratio":
+            rows.append((method, p.value, f"{METHODS[method].short_label}: bound {p.value:.4g}"))
+        elif p.quantity == "x_rate" and field in ("x_ratio", "grad_ratio"):
+            rows.append((method, p.value, f"{METHODS[method].short_label}: ρ = {p.value:.4g}"))
+        elif p.quantity == "x_rate" and field == "f_ratio":
+            rows.append((method, p.value ** 2, f"{METHODS[method].short_label}: ρ² = {p.value ** 2:.4g}"))
+    return pd.DataFrame(rows, columns=["method", "value", "label"])
+
+
+def ratio_chart(observed: Mapping[str, ObservedRates], predictions: Mapping[str, Prediction], label: str) -> alt.Chart:
+    """Per-step ratio against k for every method (log scale), with the textbook values as rules."""
+    field = RATIO_FIELDS[label]
+    frame = ratio_frame(observed, field)
+    lines = prediction_lines(predictions, field)
+    methods = list(observed)
+    color = alt.Color("method:N", scale=method_color_scale(methods), title="method")
+    longest = int(frame["k"].max()) if len(frame) else 0
+    # A long crawl would squash the short runs against k = 0: a symlog axis keeps both readable.
+    k_scale = alt.Scale(type="symlog") if longest > 100 else alt.Scale()
+    base = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=18)).encode(
+        x=alt.X("k:Q", title="step k (ratio of iterate k+1 to iterate k)" + (", symlog scale" if longest > 100 else ""),
+                scale=k_scale, axis=alt.Axis(values=[v for v in (0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000,
+                                                                   10000, 20000) if v <= longest])
+                if longest > 100 else alt.Axis()),
+        y=alt.Y("ratio:Q", scale=alt.Scale(type="log"), title=f"{label}: ratio per step (log scale)"),
+        color=color, tooltip=["method", "k", alt.Tooltip("ratio:Q", format=".6g")])
+    layers = [base]
+    if len(lines):
+        layers.append(alt.Chart(lines).mark_rule(strokeDash=[6, 4], strokeWidth=1.5).encode(
+            y="value:Q", color=color, tooltip=["label"]))
+        layers.append(alt.Chart(lines).mark_text(align="left", baseline="bottom", dx=4, dy=-2, fontSize=11).encode(
+            y="value:Q", x=alt.value(0), text="label:N", color=color))
+    return alt.layer(*layers).properties(height=320, title=f"Observed ratio per step of {label} (dashed: textbook)")
+
+
+def prediction_latex(p: Prediction, constants: QuadraticConstants | None, trace: Trace,
+                     observed: ObservedRates | None = None) -> str | None:
+    """The prediction's formula with the user's numbers put in (None when it does not apply)."""
+    if not p.applies or p.value is None:
+        return None
+    if p.quantity == "f_rate" and constants is not None:
+        kappa = constants.condition
+        return (rf"\kappa = \frac{{\lambda_{{max}}}}{{\lambda_{{min}}}} = \frac{{{number_latex(constants.lambda_max, 4)}}}"
+                rf"{{{number_latex(constants.lambda_min, 4)}}} = {number_latex(kappa, 4)},\quad "
+                rf"\left(\frac{{\kappa-1}}{{\kappa+1}}\right)^2 = {number_latex(p.value, 6)}")
+    if p.quantity == "x_rate" and constants is not None and trace.method == "gd":
+        eta = float(trace.options["lr"])
+        terms = ", ".join(rf"|1-{number_latex(eta, 4)}\cdot {number_latex(lam, 4)}|" for lam in constants.eigenvalues)
+        return rf"\max\left({terms}\right) = {number_latex(p.value, 6)}"
+    if p.quantity == "x_rate":
+        return rf"\rho = {number_latex(p.value, 6)}\quad(\eta = {number_latex(float(trace.options['lr']), 4)},\ \beta = {number_latex(float(trace.options['beta']), 4)})"
+    if p.quantity == "steps":
+        if trace.iterations >= 1 and np.isfinite(trace.x[1]).all():
+            return (rf"x_1 = {vector_latex(trace.x[0])} + {vector_latex(trace.dx[0])} = {vector_latex(trace.x[1])},"
+                    rf"\quad \|g(x_1)\| = {number_latex(float(trace.grad_norm[1]), 3)}")
+        return None
+    if p.quantity == "order" and observed is not None and observed.x_star is not None:
+        errors = np.linalg.norm(trace.x - observed.x_star, axis=1)[-4:]
+        first = len(trace.x) - len(errors)
+        chain = r"\to ".join(number_latex(float(e), 2) for e in errors)
+        return rf"\|x_k - x^*\|,\ k = {first}..{len(trace.x) - 1}:\quad {chain}"
+    return None
+
+
+def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace, constants: QuadraticConstants | None,
+                    verdict_text: str, measured: float) -> None:
+    """One method's textbook claim next to its measurement (or why there is no claim)."""
+    method = METHODS[trace.method]
+    left, right = st.columns([3, 2])
+    with left:
+        st.markdown(f"**{method.label}** — {p.claim}" if p.claim else f"**{method.label}**")
+        if p.latex:
+            st.latex(p.latex)
+        filled = prediction_latex(p, constants, trace, observed)
+        if filled:
+            st.latex(filled)
+        if p.applies:
+            st.caption("Applies: " + p.reason)
+        else:
+            st.info(p.reason[0].upper() + p.reason[1:] + ".", icon=":material/block:")
+    with right:
+        if p.applies:
+            unit = {"f_rate": "per step on f − f*", "x_rate": "per step on ‖x − x*‖", "order": "order",
+                    "steps": "steps"}[p.quantity]
+            a, b = st.columns(2)
+            a.metric(f"textbook ({unit})", f"{p.value:.6g}" + (" (bound)" if p.kind == "bound" else ""))
+            b.metric(f"measured ({unit})", "—" if not math.isfinite(measured) else f"{measured:.6g}")
+            good = verdict_text.startswith(("matches", "consistent"))
+            st.badge(verdict_text, color="green" if good else "orange",
+                     icon=":material/check_circle:" if good else ":material/help:")
+        else:
+            st.metric("textbook", "does not apply")
+
+
+# --------------------------------------------------------------------------------------------
+# Derivations at an iterate
+# --------------------------------------------------------------------------------------------
+
+def taylor_derivation(comparison: StepComparison, k: int | str) -> None:
+    """Second-order model at x_k, minimised over dx (Newton) and over eta along -g (optimal rate),
+    with the user's f, g and H at that iterate. Short lines: it sits in a side column."""
+    local = comparison.local
+    g, h = local.g, local.hessian
+    one_d = g.size == 1
+    x = f"x_{{{k}}}"
+    st.markdown(f"**The second-order model at ${x}$** (your numbers)")
+    st.latex(rf"f({x}+\Delta x) \approx m(\Delta x) = f + g^\top\Delta x + \tfrac12\,\Delta x^\top H\,\Delta x")
+    st.latex(rf"f = {number_latex(local.f, 6)},\quad g = {vector_latex(g)},\quad H = {matrix_latex(h)}")
+    st.markdown("**Newton: minimise the model over every Δx**")
+    if comparison.newton_step is not None:
+        st.latex(r"\nabla m = g + H\Delta x = 0 \;\Rightarrow\; \Delta x_N = -H^{-1}g = "
+                 + vector_latex(comparison.newton_step))
+    else:
+        st.latex(r"g + H\Delta x = 0 \text{ has no unique solution: } H \text{ is singular here}")
+    st.markdown("**Optimal rate: minimise the model over η along −g only**")
+    gg, ghg = float(g @ g), float(g @ h @ g)
+    st.latex(r"m(-\eta g) = f - \eta\, g^\top g + \tfrac12\eta^2\, g^\top H g")
+    st.latex(rf"g^\top g = {number_latex(gg, 6)},\quad g^\top H g = {number_latex(ghg, 6)}")
+    if local.optimal_rate is not None:
+        st.latex(rf"\eta^* = \frac{{g^\top g}}{{g^\top H g}} = {number_latex(local.optimal_rate, 6)}"
+                 rf"\;\Rightarrow\; \Delta x_\eta = -\eta^* g = {vector_latex(comparison.optimal_step)}")
+    else:
+        st.latex(r"g^\top H g \le 0:\ \text{no minimum along } -g\text{, no optimal rate here}")
+    if one_d and comparison.inverse_curvature is not None and local.optimal_rate is not None:
+        st.markdown("**In one variable the two coincide**")
+        st.latex(rf"\eta^* = \frac{{f'\,f'}}{{f'\,f''\,f'}} = \frac{{1}}{{f''}} = \frac{{1}}{{{number_latex(h[0, 0], 6)}}}"
+                 rf" = {number_latex(comparison.inverse_curvature, 6)}")
+        st.latex(r"\Rightarrow\; \Delta x_\eta = -\frac{f'}{f''} = \Delta x_N")
+    elif comparison.newton_step is not None and comparison.optimal_step is not None:
+        if comparison.same_step:
+            st.success("Here g is an eigenvector of H (Hg = λg), so η* = 1/λ and both steps coincide.")
+        else:
+            st.latex(rf"\|\Delta x_N - \Delta x_\eta\| = {number_latex(comparison.difference, 4)},\quad "
+                     rf"\angle(\Delta x_N, -g) = {number_latex(local.angle_deg, 4)}^\circ")
+
+
+def eigen_table(comparison: StepComparison, names: Sequence[str]) -> pd.DataFrame:
+    """g in H's eigenbasis: Newton scales each component by 1/lambda_i, optimal-rate GD by one eta."""
+    eigenvalues = comparison.local.eigenvalues
+    eta = comparison.local.optimal_rate
+    rows = []
+    for i, lam in enumerate(eigenvalues):
+        c = float(comparison.components[i])
+        rows.append({
+            "direction": f"v{i + 1} = (" + ", ".join(f"{v:.3g}" for v in comparison.eigenvectors[:, i]) + ")",
+            "λ": float(lam), "c = v·g": c,
+            "Newton: −c/λ": -c / lam if lam != 0 else math.nan,
+            "optimal rate: −η*·c": -eta * c if eta is not None else math.nan,
+        })
+    return pd.DataFrame(rows)
+
+
+def trace_table(problem, trace: Trace) -> pd.DataFrame:
+    """A compact 1-D iteration table: x_k, f, f', f'', the step's eta and 1/f''."""
+    x = trace.x[:, 0]
+    second = np.full(len(x), np.nan)
+    for k, value in enumerate(x):
+        if math.isfinite(value):
+            try:
+                second[k] = problem.hessian(trace.x[k])[0, 0]
+            except ArithmeticError:
+                pass
+    with np.errstate(all="ignore"):
+        inverse = np.where(second != 0, 1.0 / second, np.nan)
+    return pd.DataFrame({"k": np.arange(len(x)), "x_k": x, "f(x_k)": trace.f, "f'(x_k)": trace.grad[:, 0],
+                         "f''(x_k)": second, "η_k": trace.step_size, "1/f''(x_k)": inverse})
