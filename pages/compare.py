@@ -4,7 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui.compute import run_methods
-from ui.panels import method_panel, shared_charts
+from ui.panels import iteration_slider, method_panel, shared_charts
 from ui.sidebar import require_ready
 from ui.text import md_escape
 
@@ -22,10 +22,7 @@ longest = max(t.iterations for t in traces.values())
 @st.fragment
 def iteration_view() -> None:
     # Moving the slider reruns only this fragment; traces come from the cache above.
-    if st.session_state.get("k", 0) > longest:
-        st.session_state["k"] = longest
-    k = st.slider("Iteration k", 0, max(longest, 1), key="k", disabled=longest == 0,
-                  help="marks x_k on the paths and in every table")
+    k = iteration_slider("Iteration k", longest, "k", help="marks x_k on the paths and in every table")
     methods = list(traces)
     per_row = min(len(methods), 4 if len(methods) == 4 else 3)
     for start in range(0, len(methods), per_row):

@@ -5,10 +5,11 @@ import math
 import numpy as np
 import streamlit as st
 
-from core import EvaluationError, METHODS
+from core import EvaluationError
 from core.analysis import local_analysis
 from ui.compute import run_methods
 from ui.latex import matrix_latex, number_latex, vector_latex
+from ui.panels import iterate_picker
 from ui.sidebar import require_ready
 from ui.text import md_escape
 
@@ -32,13 +33,7 @@ where = st.radio("Evaluate at", ["the start point x₀", "an iterate of a method
 if where == "the start point x₀":
     x, label = np.array(active.x0), "x_0"
 else:
-    choice = st.columns(2)
-    method = choice[0].selectbox("Method", list(traces), format_func=lambda m: METHODS[m].label, key="deriv_method")
-    trace = traces[method]
-    if st.session_state.get("deriv_k", 0) > trace.iterations:
-        st.session_state["deriv_k"] = trace.iterations
-    k = choice[1].slider("Iterate k", 0, max(trace.iterations, 1), key="deriv_k", disabled=trace.iterations == 0)
-    k = min(k, trace.iterations)
+    trace, k = iterate_picker(traces, "deriv")
     x, label = trace.x[k], f"x_{{{k}}}"
 
 try:

@@ -4,13 +4,13 @@
 import numpy as np
 import streamlit as st
 
-from core import METHODS, EvaluationError
-from core.teaching import compare_steps, compare_traces
+from core import METHODS
+from core.teaching import compare_traces
 from ui.charts import legend_selection, picture_chart
 from ui.compute import run_methods
-from ui.panels import status_badge
+from ui.panels import iteration_slider, status_badge
 from ui.sidebar import require_ready
-from ui.teaching import eigen_table, taylor_derivation, trace_table
+from ui.teaching import eigen_table, expansion_at, taylor_derivation, trace_table
 from ui.text import md_escape
 
 active = require_ready()
@@ -31,10 +31,8 @@ if problem.n > 2:
     st.warning(f"This lesson draws 1- and 2-variable functions; f has {problem.n} variables ({', '.join(names)}). "
                "Below: the two steps compared at x₀, numbers only. Try `x^4` from 1, or `4x^2 + y^2` from 15, 15.",
                icon=":material/warning:")
-    try:
-        comparison = compare_steps(problem, x0)
-    except (EvaluationError, np.linalg.LinAlgError) as err:
-        st.error(f"f, g or H is not defined at x₀: {md_escape(str(err))}")
+    comparison = expansion_at(problem, x0, "x₀")
+    if comparison is None:
         st.stop()
     taylor_derivation(comparison, 0)
     st.dataframe(eigen_table(comparison, names), hide_index=True, key="one_d_eigen")
@@ -59,10 +57,8 @@ longest = max(gd.iterations, newton.iterations)
 @st.fragment
 def lesson() -> None:
     # The iterate slider reruns only this part; both traces come from the cache.
-    if st.session_state.get("one_d_k", 0) > longest:
-        st.session_state["one_d_k"] = longest
-    k = st.slider("Iterate k", 0, max(longest, 1), key="one_d_k", disabled=longest == 0,
-                  help="the dashed parabola is the second-order model of f at each method's x_k")
+    k = iteration_slider("Iterate k", longest, "one_d_k",
+                         help="the dashed parabola is the second-order model of f at each method's x_k")
     row = min(k, gd.iterations)
     left, right = st.columns(2, gap="large")
     with left:
@@ -73,13 +69,8 @@ def lesson() -> None:
             st.caption("The two paths are the same points: GD's (orange) lies exactly under Newton's (green). "
                        "Click a method in the legend to highlight it.")
     with right:
-        if not np.isfinite(gd.x[row]).all():
-            st.warning("GD's iterate overflowed here: nothing to expand around.")
-            return
-        try:
-            comparison = compare_steps(problem, gd.x[row])
-        except (EvaluationError, np.linalg.LinAlgError) as err:
-            st.warning(f"f, g or H is not defined at this iterate: {md_escape(str(err))}")
+        comparison = expansion_at(problem, gd.x[row], f"GD's iterate x_{row}")
+        if comparison is None:
             return
         taylor_derivation(comparison, row)
         if row != k:

@@ -8,11 +8,11 @@ import streamlit as st
 
 from core import METHODS, EvaluationError, best_value
 from core.analysis import local_analysis
-from core.teaching import compare_steps, observed_rates, observed_value, predict, quadratic_constants, verdict
+from core.teaching import observed_rates, observed_value, predict, quadratic_constants, verdict
 from ui.compute import run_methods
-from ui.panels import status_text
+from ui.panels import iterate_picker, status_text
 from ui.sidebar import require_ready
-from ui.teaching import RATIO_FIELDS, ratio_chart, show_prediction, taylor_derivation
+from ui.teaching import RATIO_FIELDS, expansion_at, ratio_chart, show_prediction, taylor_derivation
 from ui.text import md_escape
 
 active = require_ready()
@@ -110,20 +110,9 @@ def per_step() -> None:
     choice = st.radio("Ratio per step of", list(RATIO_FIELDS), horizontal=True, key="theory_ratio")
     st.altair_chart(ratio_chart(observed, predictions, choice), width="stretch")
     st.subheader("Where the rates come from, at one iterate", anchor=False)
-    pick = st.columns(2)
-    method = pick[0].selectbox("Method", list(traces), format_func=lambda m: METHODS[m].label, key="theory_method")
-    trace = traces[method]
-    if st.session_state.get("theory_k", 0) > trace.iterations:
-        st.session_state["theory_k"] = trace.iterations
-    k = pick[1].slider("Iterate k", 0, max(trace.iterations, 1), key="theory_k", disabled=trace.iterations == 0)
-    k = min(k, trace.iterations)
-    if not np.isfinite(trace.x[k]).all():
-        st.warning("This iterate overflowed: nothing to expand around.")
-        return
-    try:
-        comparison = compare_steps(problem, trace.x[k])
-    except (EvaluationError, np.linalg.LinAlgError) as err:
-        st.warning(f"f, g or H is not defined at x_{k}: {md_escape(str(err))}")
+    trace, k = iterate_picker(traces, "theory")
+    comparison = expansion_at(problem, trace.x[k], f"x_{k}")
+    if comparison is None:
         return
     left, right = st.columns([3, 2], gap="large")
     with left:

@@ -104,3 +104,21 @@ def method_panel(trace: Trace, k: int) -> None:
                        icon=":material/download:")
     if np.isfinite(trace.step_size).any():
         st.altair_chart(step_size_chart(trace, k), width="stretch")
+
+
+def iteration_slider(label: str, longest: int, key: str, container=st, help: str | None = None) -> int:
+    """A slider over k = 0..longest whose kept value is clamped first (the setup may have
+    changed to a shorter run), disabled when there is no step to show."""
+    if st.session_state.get(key, 0) > longest:
+        st.session_state[key] = longest
+    return container.slider(label, 0, max(longest, 1), key=key, disabled=longest == 0, help=help)
+
+
+def iterate_picker(traces: dict[str, Trace], key: str) -> tuple[Trace, int]:
+    """Pick a method and one of its iterates (keys ``{key}_method`` and ``{key}_k``)."""
+    left, right = st.columns(2)
+    method = left.selectbox("Method", list(traces), format_func=lambda m: METHODS[m].label, key=f"{key}_method")
+    trace = traces[method]
+    k = iteration_slider("Iterate k", trace.iterations, f"{key}_k", container=right)
+    return trace, min(k, trace.iterations)
+

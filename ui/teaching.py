@@ -13,11 +13,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import METHODS, Trace
-from core.teaching import OUTCOMES, ObservedRates, Prediction, QuadraticConstants, RateMark, StepComparison, Sweep
+from core import METHODS, EvaluationError, Problem, Trace
+from core.teaching import (OUTCOMES, ObservedRates, Prediction, QuadraticConstants, RateMark, StepComparison, Sweep,
+                           compare_steps)
 
 from .charts import method_color_scale
 from .latex import matrix_latex, number_latex, vector_latex
+from .text import md_escape
 
 OUTCOME_COLORS = {"converged": "#2ca02c", "crawl": "#ff7f0e", "oscillating": "#9467bd",
                   "diverged": "#d62728", "failed": "#7f7f7f"}
@@ -256,6 +258,19 @@ def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace, consta
 # --------------------------------------------------------------------------------------------
 # Derivations at an iterate
 # --------------------------------------------------------------------------------------------
+
+def expansion_at(problem: Problem, x: np.ndarray, where: str) -> StepComparison | None:
+    """Both steps compared at x (core.teaching.compare_steps), or a warning on the page and None
+    where there is nothing to expand around (an overflowed iterate, f undefined)."""
+    if not np.isfinite(x).all():
+        st.warning(f"{where} overflowed: nothing to expand around.")
+        return None
+    try:
+        return compare_steps(problem, x)
+    except (EvaluationError, np.linalg.LinAlgError) as err:
+        st.warning(f"f, g or H is not defined at {where}: {md_escape(str(err))}")
+        return None
+
 
 def taylor_derivation(comparison: StepComparison, k: int | str) -> None:
     """Second-order model at x_k, minimised over dx (Newton) and over eta along -g (optimal rate),
