@@ -34,12 +34,16 @@ def method_color(method: str) -> str:
 
 
 SELECTION = "pick_method"
+# Under the plot, not beside it: on a phone a side legend takes a third of the width.
+_LEGEND = alt.Legend(orient="bottom", direction="horizontal", columns=4)
 
 
-def legend_selection(highlight: Sequence[str] = ()) -> alt.Parameter:
-    """Click a legend entry to highlight that method; starts from ``highlight``."""
+def legend_selection(highlight: Sequence[str] = (), legend: bool = True) -> alt.Parameter:
+    """Click a legend entry (or, for a chart without legend, a line) to highlight that method;
+    starts from ``highlight``."""
     value = [{"method": m} for m in highlight] or alt.Undefined
-    return alt.selection_point(fields=["method"], bind="legend", name=SELECTION, value=value)
+    return alt.selection_point(fields=["method"], bind="legend" if legend else alt.Undefined,
+                               name=SELECTION, value=value)
 
 
 def _highlight(selection: alt.Parameter) -> alt.OpacityValue:
@@ -97,7 +101,7 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
         detail="line:N", order="i:Q")
     iterates = long_iterates(traces).rename(columns={"x0": "x", "x1": "y"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["y"])]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method")
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=_LEGEND)
     tooltip = ["method", "k", alt.Tooltip("x:Q", format=".6g", title=names[0]),
                alt.Tooltip("y:Q", format=".6g", title=names[1]), alt.Tooltip("f:Q", format=".6g")]
     paths = alt.Chart(iterates).mark_line(point=alt.OverlayMarkDef(size=28), clip=True, strokeWidth=1.8).encode(
@@ -108,7 +112,7 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color,
         opacity=_highlight(selection), tooltip=tooltip)
     return alt.layer(contours, paths, current).properties(
-        title=f"Paths on the contours of f (◆ = iterate k = {k})", height=420)
+        title=f"Paths on the contours of f (◆ = iterate k = {k})", height=540)
 
 
 def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
@@ -124,7 +128,7 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
     y_scale = alt.Scale(domain=[y_lo - pad, y_hi + pad], nice=False)
     x_scale = alt.Scale(domain=list(box), nice=False)
     name = problem.variable_names[0]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method")
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=_LEGEND)
     base = alt.Chart(curve).mark_line(color="#888888", strokeWidth=2, clip=True).encode(
         x=alt.X("x:Q", scale=x_scale, title=name), y=alt.Y("f:Q", scale=y_scale, title="f"))
     iterates = long_iterates(traces).rename(columns={"x0": "x"})
@@ -152,17 +156,20 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
                                                 clip=True).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color))
     return alt.layer(*layers).properties(
-        title=f"f with the iterates; dashed: quadratic model at iterate k = {k}", height=380)
+        title=f"f with the iterates; dashed: quadratic model at iterate k = {k}", height=460)
 
 
 CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
 
 
-def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, selection: alt.Parameter) -> alt.Chart:
-    """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods."""
+def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, selection: alt.Parameter,
+                      legend: bool = True) -> alt.Chart:
+    """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods. Without
+    ``legend`` (a picture beside it carries one) the plot keeps its height for the curves."""
     frame = convergence_frame(traces)
     frame = frame[frame["quantity"] == quantity]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method")
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method",
+                      legend=_LEGEND if legend else None)
     chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=16)).encode(
         x=alt.X("k:Q", title="iteration k"),
         y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=quantity),
@@ -170,7 +177,7 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, select
         tooltip=["method", "k", alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(
         selection, alt.selection_interval(bind="scales", encodings=["x"]))  # drag/scroll to zoom in k
     rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
-    return alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=280)
+    return alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=300 if legend else 250)
 
 
 def step_size_chart(trace: Trace, k: int) -> alt.Chart:
@@ -178,7 +185,8 @@ def step_size_chart(trace: Trace, k: int) -> alt.Chart:
     frame = pd.DataFrame({"k": np.arange(len(trace.step_size)), "eta": trace.step_size})
     frame = frame[np.isfinite(frame["eta"]) & (frame["eta"] > 0)]
     k_scale = alt.Scale(domain=[0, max(trace.iterations, 1)], nice=False)
-    line = alt.Chart(frame).mark_line(point=True, color=method_color(trace.method)).encode(
+    color = method_color(trace.method)  # the point overlay needs it too, or it takes the theme's colour
+    line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=color), color=color).encode(
         x=alt.X("k:Q", title="k", scale=k_scale, axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("eta:Q", scale=alt.Scale(type="log"), title="η_k"),
         tooltip=["k", alt.Tooltip("eta:Q", format=".4e", title="η_k")])
     rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")

@@ -48,3 +48,17 @@ def convergence_frame(traces: Mapping[str, Trace]) -> pd.DataFrame:
     frame = pd.concat([gap, grad], ignore_index=True)
     keep = np.isfinite(frame["value"]) & (frame["value"] > 0)
     return frame[keep].reset_index(drop=True)
+
+
+def exact_zeros(traces: Mapping[str, Trace]) -> list[str]:
+    """Sentences naming where f(x_k) - f_best or ||g_k|| is exactly 0: a log axis cannot draw
+    those points, so the page says it in words."""
+    f_best = best_value(list(traces.values()))
+    notes = []
+    for method, trace in traces.items():
+        for label, values in (("f(x_k) − f_best", trace.f - f_best), ("‖g_k‖", trace.grad_norm)):
+            zero = np.flatnonzero(values == 0)
+            if zero.size:
+                notes.append(f"{method}: {label} = 0 exactly from k = {zero[0]}")
+    return notes
+

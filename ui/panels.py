@@ -9,7 +9,7 @@ import streamlit as st
 from core import METHODS, STATUSES, Trace
 
 from .charts import CONVERGENCE_QUANTITIES, SELECTION, convergence_chart, legend_selection, picture_chart, step_size_chart
-from .frames import COLUMN_LABELS, iteration_table
+from .frames import COLUMN_LABELS, exact_zeros, iteration_table
 from .text import md_escape
 
 _BADGE_COLOR = {"converged": "green", "max_iter": "orange"}
@@ -73,12 +73,23 @@ def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> 
     """The picture (contours or curve) and both convergence charts, highlight shared."""
     picture = picture_chart(problem, traces, x0, k, legend_selection(highlighted()))
     if picture is not None:
-        _interactive_chart(picture, "chart_picture")
+        # The picture gets a roughly square area (contours keep their shape), the two
+        # convergence charts stack beside it; on a phone the columns stack.
+        left, right = st.columns([3, 2])
+        with left:
+            _interactive_chart(picture, "chart_picture")
+        slots = [right, right]
     else:
         st.caption(f"f has {problem.n} variables: no picture of f; the convergence curves tell the story.")
-    for column, quantity, key in zip(st.columns(2), CONVERGENCE_QUANTITIES, ("chart_gap", "chart_grad")):
-        with column:
-            _interactive_chart(convergence_chart(traces, quantity, k, legend_selection(highlighted())), key)
+        slots = st.columns(2)
+    legend = picture is None  # beside a picture, its legend serves; click a curve to pick it
+    for slot, quantity, key in zip(slots, CONVERGENCE_QUANTITIES, ("chart_gap", "chart_grad")):
+        with slot:
+            selection = legend_selection(highlighted(), legend=legend)
+            _interactive_chart(convergence_chart(traces, quantity, k, selection, legend=legend), key)
+    zeros = exact_zeros(traces)
+    if zeros:
+        st.caption("Not drawn on the log scales (0 has no logarithm): " + "; ".join(zeros) + ".")
 
 
 def method_panel(trace: Trace, k: int) -> None:

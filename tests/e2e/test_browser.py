@@ -1,0 +1,298 @@
+"""The served app in a real browser (headless Chromium via Playwright's sync API).
+
+Each test opens its own browser context against one server for the module, interacts like a
+user (keyboard and clicks), waits for the script to finish, and checks what is drawn against the
+engine (``core``) computed in this process. Screenshots go to artifacts/screenshots/.
+
+Run: ``python -m pytest -q tests/e2e/test_browser.py`` (or ``-m e2e``).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+from urllib.parse import parse_qs, urlsplit
+
+import numpy as np
+import pytest
+
+from core import METHODS, Options, build_problem, run
+from ui.links import PRESETS, Setup, setup_to_query
+
+from .support import (SCREENSHOTS, PageWatch, app_url, background_luminance, blank_charts, capture_compare, cell,
+                      exceptions, horizontal_overflow, latex_sources, method_panel, off_colour_points, open_app,
+                      screenshot, wait_for_charts, wait_idle)
+
+pytestmark = pytest.mark.e2e
+
+DEFAULT = Setup()
+TABLE_ROWS_CHECKED = 6  # the grid only puts its visible rows into the DOM
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+@lru_cache(maxsize=None)
+def problem_for(text: str):
+    return build_problem(text)
+
+
+def trace_for(setup: Setup, method: str):
+    return run(problem_for(setup.function), list(setup.x0()), method, setup.options)
+
+
+def query(page) -> dict[str, str]:
+    return {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query, keep_blank_values=True).items()}
+
+
+def vector_text(v) -> str:  # as ui.panels shows x_k
+    return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
+
+
+def expected_chart_count(setup: Setup) -> int:
+    """Picture of f (1 or 2 variables) + 2 convergence charts + a step-size chart per method with
+    finite step sizes."""
+    problem = problem_for(setup.function)
+    steps = sum(bool(np.isfinite(trace_for(setup, m).step_size).any()) for m in setup.methods)
+    return (1 if problem.n <= 2 else 0) + 2 + steps
+
+
+def assert_tables_match_engine(page, setup: Setup) -> None:
+    """Every method panel's first rows: k, and x_k exactly as the engine computes them."""
+    panels = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']")
+    assert panels.count() == len(setup.methods), f"{panels.count()} tables for {setup.methods}"
+    n = problem_for(setup.function).n
+    for method in setup.methods:
+        trace = trace_for(setup, method)
+        panel = method_panel(page, METHODS[method].label)
+        assert panel.count() == 1, f"no panel for {method}"
+        for row in range(min(TABLE_ROWS_CHECKED, trace.iterations + 1)):
+            assert cell(panel, 0, row) == str(row)
+            shown = [float(cell(panel, 2 + j, row)) for j in range(n)]
+            assert shown == list(trace.x[row]), f"{method} row {row}: {shown} != {list(trace.x[row])}"
+
+
+def assert_healthy(page, watch: PageWatch, charts: int | None = None) -> None:
+    assert not exceptions(page), exceptions(page)
+    assert not watch.problems(), watch.problems()
+    if charts is not None:
+        found = wait_for_charts(page, minimum=charts)
+        assert len(found) == charts, found
+        assert not blank_charts(page)
+        assert not off_colour_points(page), off_colour_points(page)  # each method keeps its colour
+
+
+def submit_function(page, text: str) -> None:
+    box = page.get_by_role("textbox", name="Function f")
+    box.fill(text)
+    box.press("Enter")
+    wait_idle(page)
+
+
+@pytest.fixture
+def open_page(server, browser):
+    """open_page(url=None, **context options) -> (page, watch); the context closes after the test."""
+    contexts = []
+
+    def opener(url: str | None = None, width: int = 1600, height: int = 2600, **options):
+        context = browser.new_context(viewport={"width": width, "height": height}, **options)
+        context.set_default_timeout(30_000)
+        contexts.append(context)
+        page = context.new_page()
+        watch = PageWatch().attach(page)
+        open_app(page, url or server.url)
+        return page, watch
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+# --------------------------------------------------------------------------- tests
+
+
+def test_default_compare_page(open_page, server) -> None:
+    page, watch = open_page()
+    assert page.get_by_role("heading", name="Compare the methods").is_visible()
+    assert query(page) == setup_to_query(DEFAULT)  # the address bar spells out the setup
+    assert f"f(x, y) = {problem_for(DEFAULT.function).latex['f']}" in latex_sources(page)
+    assert_tables_match_engine(page, DEFAULT)
+    share = page.locator("[data-testid='stSidebar'] [data-testid='stCode']").inner_text()
+    assert share.replace("\n", "").startswith(server.url) and "max_iter=1000" in share.replace("\n", "")
+    assert_healthy(page, watch, charts=expected_chart_count(DEFAULT))
+    screenshot(page, "compare_default")
+
+
+def test_type_a_function(open_page) -> None:
+    page, watch = open_page()
+    before = cell(method_panel(page, "Newton"), 2, 1)
+    typed = "(x - 1)^2 + 3(y + 2)^2"
+    submit_function(page, typed)
+    setup = Setup(function=typed)
+    assert query(page)["f"] == typed
+    assert f"f(x, y) = {problem_for(typed).latex['f']}" in latex_sources(page)
+    newton = method_panel(page, "Newton")
+    assert (cell(newton, 2, 1), cell(newton, 3, 1)) == ("1", "-2")  # Newton lands on the minimum
+    assert before == "0"  # ... where it was (0, 0) for the default function
+    assert_tables_match_engine(page, setup)
+    assert_healthy(page, watch, charts=expected_chart_count(setup))
+
+
+def test_choose_a_preset(open_page) -> None:
+    page, watch = open_page()
+    preset = next(p for p in PRESETS if p.label.startswith("Rosenbrock"))
+    page.get_by_text("Presets (one click each)").click()
+    page.get_by_role("button", name=preset.label, exact=True).click()
+    wait_idle(page)
+    assert query(page) == setup_to_query(preset.setup)
+    assert page.get_by_role("textbox", name="Function f").input_value() == preset.setup.function
+    assert page.get_by_role("textbox", name="Start point x₀").input_value() == preset.setup.x0_text
+    info = page.locator("[data-testid='stMain'] [data-testid='stAlertContentInfo']").inner_text()
+    assert preset.label in info and preset.lesson in info, info
+    assert_tables_match_engine(page, preset.setup)
+    assert_healthy(page, watch, charts=expected_chart_count(preset.setup))
+
+
+def test_iteration_slider_moves_the_marker(open_page) -> None:
+    page, watch = open_page()
+    slider = page.get_by_role("slider", name="Iteration k")
+    url_before = page.url
+    slider.focus()
+    for _ in range(3):
+        page.keyboard.press("ArrowRight")
+        wait_idle(page)
+    assert slider.get_attribute("aria-valuetext") == "3"
+    for method in DEFAULT.methods:
+        trace = trace_for(DEFAULT, method)
+        panel = method_panel(page, METHODS[method].label)
+        row = min(3, trace.iterations)
+        line = panel.locator("p").filter(has_text=re.compile(r"^k = \d+")).inner_text()
+        assert line.startswith(f"k = {row}"), line
+        assert f"x = {vector_text(trace.x[row])}" in line, line
+        if row < 3:
+            assert f"it stopped at k = {trace.iterations}" in line
+        assert cell(panel, 1, row) == "▶"
+        assert cell(panel, 1, 0) == ""
+    titles = [c["title"] for c in wait_for_charts(page, minimum=expected_chart_count(DEFAULT))]
+    assert any("k = 3" in t for t in titles), titles  # the ◆ on the contour plot moved too
+    assert page.url == url_before  # the slider is view state, not part of the link
+    assert_healthy(page, watch)
+
+
+def test_open_a_share_link(open_page, server) -> None:
+    setup = Setup(function="(x - 2)^2 + 2(y + 1)^2 + x y", x0_text="3, -4", methods=("gd", "bfgs", "newton"),
+                  options=Options(lr=0.05, beta=0.8, tol=1e-9, max_iter=500))
+    page, watch = open_page(app_url(server.url, **setup_to_query(setup)))
+    assert page.get_by_role("textbox", name="Function f").input_value() == setup.function
+    assert page.get_by_role("textbox", name="Start point x₀").input_value() == setup.x0_text
+    tags = page.locator("[data-testid='stMultiSelect'] [data-testid='stMultiSelectTagsContainer']").inner_text()
+    assert [METHODS[m].short_label in tags for m in setup.methods] == [True] * 3, tags
+    assert "GD optimal η" not in tags
+    inputs = {label: page.get_by_role("spinbutton", name=label).input_value()
+              for label in ("Learning rate η (gd, momentum)", "Momentum β", "Tolerance on ‖g‖", "Max iterations")}
+    assert inputs == {"Learning rate η (gd, momentum)": "0.05", "Momentum β": "0.8", "Tolerance on ‖g‖": "1.0e-9",
+                      "Max iterations": "500"}, inputs
+    assert query(page) == setup_to_query(setup)
+    assert_tables_match_engine(page, setup)
+    assert_healthy(page, watch, charts=expected_chart_count(setup))
+
+
+def test_bad_input_shows_an_error_and_the_app_recovers(open_page) -> None:
+    page, watch = open_page()
+    submit_function(page, "x.__class__")
+    sidebar_errors = page.locator("[data-testid='stSidebar'] [data-testid='stAlertContentError']")
+    assert "unexpected '.'" in sidebar_errors.first.inner_text()
+    assert page.get_by_text("Nothing to show yet.").is_visible()
+    assert page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").count() == 0
+    assert not exceptions(page)
+    screenshot(page, "bad_input")
+    submit_function(page, "x^2 + y^2")
+    assert page.locator("[data-testid='stSidebar'] [data-testid='stAlertContentError']").count() == 0
+    newton = method_panel(page, "Newton")
+    assert (cell(newton, 2, 1), cell(newton, 3, 1)) == ("0", "0")
+    setup = Setup(function="x^2 + y^2")
+    assert_tables_match_engine(page, setup)
+    assert_healthy(page, watch, charts=expected_chart_count(setup))
+
+
+def test_derivatives_page(open_page, server) -> None:
+    page, watch = open_page(width=1600, height=1400)
+    page.get_by_role("link", name="Derivatives").click()
+    page.wait_for_url(re.compile(r"/derivatives\?"), timeout=30_000)
+    page.wait_for_selector("[data-testid='stMain'] h1:has-text('Derivatives')", timeout=30_000)
+    wait_idle(page)
+    assert query(page) == setup_to_query(DEFAULT)  # the setup travels with the page
+    latex = problem_for(DEFAULT.function).latex
+    sources = latex_sources(page)
+    for key, lhs in (("f", "f"), ("gradient", "g"), ("hessian", "H")):
+        assert any(s.startswith(lhs) and s.endswith(f"= {latex[key]}") for s in sources), (key, sources)
+    assert page.get_by_text("Eigenvalues of H").is_visible()
+    assert_healthy(page, watch)
+    screenshot(page, "derivatives")
+    # The page's own address with a link works too.
+    setup = Setup(function="x^2 + 3y^2", x0_text="1, 1")
+    page.goto(app_url(server.url, "derivatives", **setup_to_query(setup)))
+    page.wait_for_selector("[data-testid='stMain'] h1:has-text('Derivatives')", timeout=30_000)
+    wait_idle(page)
+    hessian = problem_for(setup.function).latex["hessian"]
+    assert any(s.startswith("H") and s.endswith(f"= {hessian}") for s in latex_sources(page))
+    assert_healthy(page, watch)
+
+
+def test_phone_width(server, browser) -> None:
+    path = SCREENSHOTS / "compare_phone.png"
+    watch = capture_compare(browser, server.url, path, width=390, height=2400)
+    assert path.stat().st_size > 10_000
+    assert not watch.problems(), watch.problems()
+    context = browser.new_context(viewport={"width": 390, "height": 2400})
+    try:
+        page = context.new_page()
+        open_app(page, server.url)
+        wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+        overflow = horizontal_overflow(page)
+        # Nothing pushes the page sideways on a phone (tables scroll inside their own frame).
+        assert overflow["documentWidth"] <= overflow["viewport"], overflow
+        assert overflow["mainScrollWidth"] <= overflow["mainClientWidth"], overflow
+        # The shared charts sit below the method panels: a second picture, scrolled down to them.
+        page.get_by_role("heading", name="All methods together").evaluate("e => e.scrollIntoView({block: 'start'})")
+        page.wait_for_timeout(300)
+        screenshot(page, "compare_phone_charts")
+        assert not blank_charts(page)
+    finally:
+        context.close()
+
+
+def test_dark_theme(server, browser) -> None:
+    """The app follows the browser's dark colour scheme (Streamlit's default theme setting)."""
+    path = SCREENSHOTS / "compare_dark.png"
+    watch = capture_compare(browser, server.url, path, color_scheme="dark")
+    assert not watch.problems(), watch.problems()
+    context = browser.new_context(viewport={"width": 1600, "height": 2600}, color_scheme="dark")
+    try:
+        page = context.new_page()
+        open_app(page, server.url)
+        wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+        assert background_luminance(page) < 0.1
+        contrast = page.evaluate(CONTRAST_JS)
+        assert contrast["title"] >= 7, contrast  # body text on the background
+        assert contrast["axisLabels"] >= 4.5, contrast  # chart labels are readable too
+    finally:
+        context.close()
+
+
+CONTRAST_JS = """() => {
+  const rgb = s => (s.match(/[\\d.]+/g) || []).slice(0, 3).map(Number);
+  const channel = v => { v /= 255; return v <= 0.03928 ? v / 12.92 : ((v + 0.055) / 1.055) ** 2.4; };
+  const lum = c => { const [r, g, b] = c.map(channel); return 0.2126 * r + 0.7152 * g + 0.0722 * b; };
+  const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
+  const bg = rgb(getComputedStyle(document.querySelector("[data-testid='stApp']")).backgroundColor);
+  const title = rgb(getComputedStyle(document.querySelector("[data-testid='stMain'] h1")).color);
+  const labels = [...document.querySelectorAll("[data-testid='stVegaLiteChart'] .role-axis-label text")]
+    .map(t => ratio(rgb(getComputedStyle(t).fill), bg));
+  return {title: ratio(title, bg), axisLabels: labels.length ? Math.min(...labels) : 0};
+}"""
+
+
+def test_server_log_has_no_traceback(server) -> None:
+    """Runs last in this module: nothing above made the server log a traceback."""
+    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
