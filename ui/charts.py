@@ -53,13 +53,22 @@ def _highlight(selection: alt.Parameter) -> alt.OpacityValue:
 def view_box(traces: Mapping[str, Trace], x0: np.ndarray) -> np.ndarray:
     """[[lo, hi] per variable] around the iterates that stay near the start (a diverging run
     would otherwise zoom everything else into a dot); at least a unit-ish box."""
-    radius = 3.0 * (1.0 + float(np.abs(x0).max()))
-    points = np.vstack([t.x[np.isfinite(t.x).all(axis=1)] for t in traces.values()] + [x0[None, :]])
-    near = points[np.abs(points - x0).max(axis=1) <= radius]
-    lo, hi = near.min(axis=0), near.max(axis=0)
-    span = np.maximum(hi - lo, 0.25 * max(float((hi - lo).max()), 1.0))
-    centre = (lo + hi) / 2
-    return np.stack([centre - 0.6 * span, centre + 0.6 * span], axis=1)
+    with np.errstate(over="ignore", invalid="ignore"):  # a start near 1e308 overflows spans
+        radius = 3.0 * (1.0 + float(np.abs(x0).max()))
+        points = np.vstack([t.x[np.isfinite(t.x).all(axis=1)] for t in traces.values()] + [x0[None, :]])
+        near = points[np.abs(points - x0).max(axis=1) <= radius]
+        lo, hi = near.min(axis=0), near.max(axis=0)
+        span = np.maximum(hi - lo, 0.25 * max(float((hi - lo).max()), 1.0))
+        centre = lo / 2 + hi / 2
+        box = np.stack([centre - 0.6 * span, centre + 0.6 * span], axis=1)
+    if not np.isfinite(box).all() or not (box[:, 1] > box[:, 0]).all():
+        # Beyond float range (or too large for a unit to register): a box the size of the
+        # numbers' own spacing would be meaningless, so show the start with a relative margin.
+        half = np.maximum(np.abs(x0) * 1e-3, 1.0)
+        with np.errstate(over="ignore"):
+            box = np.stack([x0 - half, x0 + half], axis=1)
+        box = np.clip(box, -np.finfo(float).max, np.finfo(float).max)
+    return box
 
 
 def contour_lines(problem: Problem, box: np.ndarray, levels: int = 16) -> pd.DataFrame:
