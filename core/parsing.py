@@ -33,8 +33,14 @@ from sympy.parsing.sympy_parser import (
     stringify_expr,
 )
 
-MAX_LENGTH = 1000  # characters of user text
+MAX_LENGTH = 1000  # characters of user text, not counting spaces and tabs
 MAX_NESTING = 40  # parenthesis depth (Python's own parser gives up near 200)
+# Nested operations (powers, signs, calls; a chain a + b - c counts once), bounded like the
+# parentheses: sympy's automatic evaluation of deeper mixes of exp, sqrt and powers of x took
+# minutes (one 52 levels deep never returned), and towers or runs of signs need no parentheses.
+MAX_DEPTH = 40
+MAX_POWER_NESTING = 10  # powers inside powers: sympy's cost grows ~cubically with a tower's height
+MAX_DECIMAL_EXPONENT = 330  # |n| in a literal such as 1e-n: Rational('1e-99999999') never returns
 MAX_AST_NODES = 4000
 MAX_EXPONENT = 100  # |constant exponent|; 2^2^2^2^2 and x^100000 are refused
 MAX_CONSTANT = 1e300  # |value| of any constant sub-expression
@@ -49,6 +55,13 @@ FUNCTIONS: dict[str, object] = {
     "exp": sp.exp, "log": sp.log, "ln": sp.log, "sqrt": sp.sqrt, "abs": sp.Abs,
 }
 CONSTANTS: dict[str, object] = {"pi": sp.pi, "e": sp.E}
+# Float versions of FUNCTIONS, to bound constant sub-expressions such as sinh(sinh(...(1))):
+# sympy never returns from sinh applied ten times to 1.
+_FLOAT_FUNCTIONS: dict[str, object] = {
+    "sin": math.sin, "cos": math.cos, "tan": math.tan, "asin": math.asin, "acos": math.acos,
+    "atan": math.atan, "sinh": math.sinh, "cosh": math.cosh, "tanh": math.tanh, "exp": math.exp,
+    "log": math.log, "ln": math.log, "sqrt": math.sqrt, "abs": abs,
+}
 # Constructors that sympy's auto_number/rationalize steps insert around numeric literals.
 _NUMBER_CONSTRUCTORS: dict[str, object] = {
     "Integer": sp.Integer, "Float": sp.Float, "Rational": sp.Rational,
@@ -57,6 +70,7 @@ _TRANSFORMATIONS = standard_transformations + (
     implicit_multiplication, implicit_application, convert_xor, rationalize,
 )
 
+UNDEFINED_MESSAGE = "the expression is undefined or complex (e.g. 1/0, log(0) or sqrt(-1))"
 _ALLOWED_CHARS = re.compile(r"[A-Za-z0-9_+\-*/^(). \t]")
 _TOKEN = re.compile(
     r"(?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?)"
@@ -93,8 +107,14 @@ def _fail_at(message: str, text: str, pos: int, hint: str = "") -> ParseError:
 def _check_raw_text(text: str) -> None:
     if not text or not text.strip():
         raise ParseError("the function is empty: type an expression such as 4x^2 + y^2")
-    if len(text) > MAX_LENGTH:
-        raise ParseError(f"expression too long ({len(text)} characters, max {MAX_LENGTH})")
+    # Spaces do not count: the normalised text (tokens joined by single spaces, so up to twice
+    # as long) is the cache key that the app parses again, and must pass this gate too. The
+    # raw length is still bounded, so that no input costs more than a few thousand characters.
+    visible = len(text) - text.count(" ") - text.count("\t")
+    if visible > MAX_LENGTH:
+        raise ParseError(f"expression too long ({visible} characters, max {MAX_LENGTH})")
+    if len(text) > 4 * MAX_LENGTH:
+        raise ParseError(f"expression too long ({len(text)} characters with spaces, max {4 * MAX_LENGTH})")
     for pos, char in enumerate(text):
         if not _ALLOWED_CHARS.fullmatch(char):
             shown = char if char.isprintable() else f"U+{ord(char):04X}"
@@ -164,19 +184,35 @@ def _resolve_name(name: str, pos: int, text: str, declared: set[str] | None) -> 
     raise _fail_at(f"unknown name `{name}`", text, pos, hint)
 
 
-def _const_value(node: ast.AST) -> float | None:
-    """Float value of a constant sub-expression (no variables, no calls), else None."""
+def _const_value(node: ast.AST, known: dict[int, float | None]) -> float | None:
+    """Float value of a constant sub-expression (no variables), else None. ``known`` holds the
+    values of the node's children (see _const_values)."""
     if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
             and node.func.id in _NUMBER_CONSTRUCTORS and len(node.args) == 1 \
             and isinstance(node.args[0], ast.Constant):
         return float(node.args[0].value)
     if isinstance(node, ast.Name) and node.id in CONSTANTS:
         return float(CONSTANTS[node.id])
+    if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _FLOAT_FUNCTIONS \
+            and len(node.args) == 1:
+        inner = known[id(node.args[0])]
+        if inner is None or not math.isfinite(inner):
+            return inner
+        try:
+            return _FLOAT_FUNCTIONS[node.func.id](inner)
+        except OverflowError:
+            return math.inf  # reported by the caller as a number that is too large
+        except ValueError:  # outside the real domain: complex everywhere (log(log(2)) is)
+            edge = 1.0 if node.func.id in ("asin", "acos") else 0.0
+            if abs(abs(inner) - edge) <= 1e-12:
+                return None  # at the edge up to rounding (sqrt(0.3-0.1-0.2)): sympy's exact check decides
+            # Refused here: sympy's own evaluation of log(log(...(2))) never returns.
+            raise ParseError(UNDEFINED_MESSAGE) from None
     if isinstance(node, ast.UnaryOp):
-        inner = _const_value(node.operand)
+        inner = known[id(node.operand)]
         return None if inner is None else (-inner if isinstance(node.op, ast.USub) else inner)
     if isinstance(node, ast.BinOp):
-        left, right = _const_value(node.left), _const_value(node.right)
+        left, right = known[id(node.left)], known[id(node.right)]
         if left is None or right is None:
             return None
         try:
@@ -198,6 +234,42 @@ def _const_value(node: ast.AST) -> float | None:
         except OverflowError:
             return math.inf
     return None
+
+
+def _const_values(nodes: list[ast.AST]) -> dict[int, float | None]:
+    """_const_value of every node, children first: no recursion, however deep the tree."""
+    known: dict[int, float | None] = {}
+    for node in reversed(nodes):  # ast.walk is breadth-first: reversed, children come first
+        known[id(node)] = _const_value(node, known)
+    return known
+
+
+_SUM, _PRODUCT = (ast.Add, ast.Sub), (ast.Mult, ast.Div)
+
+
+def _nesting_depth(nodes: list[ast.AST]) -> tuple[int, int]:
+    """(depth of nested operations, depth of nested powers), children first (no recursion).
+    Powers, signs and function calls each add an operation level; a chain a + b - c (or
+    a * b / c) counts once, as sympy flattens it. Without these bounds a tower x^-x^-...^x or a
+    run of signs nests without any parenthesis, and sympy's evaluation of it recurses
+    (RecursionError) or takes minutes (a 50-storey tower of powers took 6 s)."""
+    depth: dict[int, int] = {}
+    powers: dict[int, int] = {}
+    for node in reversed(nodes):
+        is_power = isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow)
+        powers[id(node)] = is_power + max((powers.get(id(c), 0) for c in ast.iter_child_nodes(node)), default=0)
+        if isinstance(node, ast.BinOp):
+            left = depth[id(node.left)]
+            chained = isinstance(node.left, ast.BinOp) and any(
+                isinstance(node.op, family) and isinstance(node.left.op, family) for family in (_SUM, _PRODUCT))
+            depth[id(node)] = max(left if chained else left + 1, depth[id(node.right)] + 1)
+        elif isinstance(node, ast.UnaryOp):
+            depth[id(node)] = depth[id(node.operand)] + 1
+        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in FUNCTIONS:
+            depth[id(node)] = 1 + max((depth[id(arg)] for arg in node.args), default=0)
+        else:  # names, literals, number constructors, the Expression root
+            depth[id(node)] = max((depth.get(id(child), 0) for child in ast.iter_child_nodes(node)), default=0)
+    return depth[id(nodes[0])], powers[id(nodes[0])]
 
 
 _ALLOWED_NODES = (ast.Expression, ast.BinOp, ast.UnaryOp, ast.Call, ast.Name, ast.Load,
@@ -224,6 +296,12 @@ def _check_ast(tree: ast.Expression, names: set[str]) -> None:
                 literal = str(node.args[0].value)
                 if len(literal) > MAX_NUMBER_CHARS:
                     raise ParseError(f"number too long: {literal[:20]}... (max {MAX_NUMBER_CHARS} digits)")
+                decimal_exponent = re.search(r"[eE]([+-]?\d+)$", literal)
+                if decimal_exponent and abs(int(decimal_exponent.group(1))) > MAX_DECIMAL_EXPONENT:
+                    if int(decimal_exponent.group(1)) > 0:
+                        raise ParseError(f"number too large (constants must stay below {MAX_CONSTANT:.0e})")
+                    raise ParseError(f"number too small: {literal} (decimal exponents must stay above "
+                                     f"-{MAX_DECIMAL_EXPONENT})")
                 constructor_args.add(id(node.args[0]))
             elif func.id in FUNCTIONS:
                 if len(node.args) != 1:
@@ -238,11 +316,20 @@ def _check_ast(tree: ast.Expression, names: set[str]) -> None:
         elif isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
             if isinstance(node.left, ast.Name) and node.left.id in FUNCTIONS:
                 raise ParseError(f"write {node.left.id}(x)^2, not {node.left.id}^2(x)")
-            exponent = _const_value(node.right)
+    depth, power_depth = _nesting_depth(nodes)
+    if depth > MAX_DEPTH:
+        raise ParseError(f"expression nested too deeply ({depth} levels of operations, max {MAX_DEPTH})")
+    if power_depth > MAX_POWER_NESTING:
+        raise ParseError(f"powers nested too deeply ({power_depth} powers inside each other, "
+                         f"max {MAX_POWER_NESTING}): write a shorter tower")
+    values = _const_values(nodes)
+    for node in nodes:
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow):
+            exponent = values[id(node.right)]
             if exponent is not None and not abs(exponent) <= MAX_EXPONENT:
                 raise ParseError(f"exponent too large (max |exponent| {MAX_EXPONENT})")
     for node in nodes:
-        value = _const_value(node)
+        value = values[id(node)]
         if value is not None and not abs(value) <= MAX_CONSTANT:
             raise ParseError(f"number too large (constants must stay below {MAX_CONSTANT:.0e})")
 
@@ -261,7 +348,8 @@ def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = No
         variables = [v.strip() for v in variables]
         bad = [v for v in variables if not VARIABLE_NAME.fullmatch(v) or v in CONSTANTS]
         if bad:
-            raise ParseError(f"invalid variable name `{bad[0]}` (use a letter, optionally with digits: x, y, x1)")
+            shown = bad[0] if bad[0].isprintable() else ascii(bad[0])  # no raw control characters
+            raise ParseError(f"invalid variable name `{shown}` (use a letter, optionally with digits: x, y, x1)")
         if len(set(variables)) != len(variables):
             raise ParseError("a variable is listed twice")
         declared = set(variables)
@@ -300,7 +388,7 @@ def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = No
     if not isinstance(expr, sp.Expr):
         raise ParseError("the text is not a mathematical expression")
     if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
-        raise ParseError("the expression is undefined or complex (e.g. 1/0, log(0) or sqrt(-1))")
+        raise ParseError(UNDEFINED_MESSAGE)
     if not names:
         raise ParseError("the function has no variables: use at least one, e.g. x")
     return ParsedFunction(text=normalised, expr=expr,

@@ -1,0 +1,173 @@
+"""``python -m benchmarks``: print the performance figures of Descent Lab against their goals.
+
+It measures, prints a table, and exits 0 whatever the figures are (CI prints it; it never
+fails a build). ``--quick`` runs every measurement at tiny sizes (what the smoke test uses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import sys
+import time
+import traceback
+from typing import Callable, Sequence
+
+import numpy as np
+import sympy as sp
+
+from core import Options
+
+from .suite import (GOAL_COLD_S, GOAL_COMPILE_N20_S, GOAL_LOOP_RATIO, GOAL_SPEEDUP, ROSENBROCK, Row,
+                    cached_rerun, classic_start, cold_first_view, compiled_vs_symbolic, extended_rosenbrock,
+                    fresh_process, fresh_texts, growth, run_loop_overhead, worker_start_up)
+
+
+def _time(seconds: float) -> str:
+    if seconds < 1e-3:
+        return f"{seconds * 1e6:.2f} us"
+    if seconds < 1.0:
+        return f"{seconds * 1e3:.1f} ms"
+    return f"{seconds:.2f} s"
+
+
+def _section(title: str, build: Callable[[], list[Row]]) -> list[Row]:
+    """A failing measurement becomes a row saying so: the report goes on."""
+    try:
+        return build()
+    except Exception as err:  # noqa: BLE001 - a report, not a test
+        traceback.print_exc(file=sys.stderr)
+        return [Row(title, f"FAILED: {type(err).__name__}: {err}"[:100], "", "", False)]
+
+
+def report(quick: bool = False) -> list[Row]:
+    rows: list[Row] = []
+
+    # Before anything else starts a worker: the first isolated call pays for a cold one.
+    def start_up() -> list[Row]:
+        s = worker_start_up()
+        return [Row("3 cold start", "worker start-up (interpreter + sympy import), once per worker",
+                    _time(s["start_up_s"])),
+                Row("3 cold start", "warm worker round trip (trivial call)", _time(s["warm_call_s"]))]
+    start_rows = _section("3 cold start", start_up)
+
+    def speed() -> list[Row]:
+        title = "1 compiled vs sympy"
+        c = compiled_vs_symbolic(**({"evaluations": 200, "symbolic_evaluations": 3} if quick else {}))
+        return [
+            Row(title, "Rosenbrock g + H per evaluation, compiled (lambdify, math)", _time(c["compiled_s"])),
+            Row(title, "same, sympy subs().evalf() on each entry", _time(c["symbolic_s"])),
+            Row(title, "speed-up of the compiled functions", f"{c['speedup']:.0f}x", f">= {GOAL_SPEEDUP:.0f}x",
+                c["speedup"] >= GOAL_SPEEDUP),
+            Row(title, "largest relative difference between the two", f"{c['max_relative_difference']:.1e}"),
+        ]
+    rows += _section("1 compiled vs sympy", speed)
+
+    def loop() -> list[Row]:
+        title = "2 run loop"
+        out = []
+        n = 3 if quick else 10
+        cases = [  # (method, text, start, options, held to the goal)
+            ("gd", ROSENBROCK, (-1.2, 1.0), Options(lr=0.001, max_iter=50 if quick else 2000), True),
+            ("newton", ROSENBROCK, (-1.2, 1.0), Options(), True),
+            ("newton", extended_rosenbrock(n), classic_start(n), Options(), False),
+        ]
+        for method, text, x0, options, goal in cases:
+            r = run_loop_overhead(method, text, x0, options=options, min_seconds=0.01 if quick else 0.3)
+            calls = " ".join(f"{k}:{v}" for k, v in sorted(r["calls"].items()))
+            steps = max(r["iterations"], 1)
+            where = "Rosenbrock" if text == ROSENBROCK else f"extended Rosenbrock n = {len(x0)}"
+            out += [
+                Row(title, f"{method} on {where}: {r['iterations']} steps ({r['status']}); {calls}",
+                    f"{_time(r['run_s'] / steps)}/step"),
+                Row(title, "  run() / the bare f, g, H calls it makes", f"{r['ratio']:.2f}x",
+                    f"<= {GOAL_LOOP_RATIO:.0f}x" if goal else "(context)", r["ratio"] <= GOAL_LOOP_RATIO if goal else None),
+            ]
+        return out
+    rows += _section("2 run loop", loop)
+
+    def cold() -> list[Row]:
+        title = "3 cold start"
+        out = list(start_rows)
+        texts = fresh_texts()
+        for label, (text, x0, options) in texts.items():
+            c = cold_first_view(text, x0, options)
+            iterations = "/".join(str(v) for v in c["iterations"].values())
+            out += [
+                Row(title, f"{label}: text -> gd, gd-optimal, newton ({iterations} steps)", _time(c["total_s"]),
+                    f"< {GOAL_COLD_S:g} s", c["total_s"] < GOAL_COLD_S),
+                Row(title, "  of which build_problem (warm worker: parse + derive; compile here)",
+                    _time(c["build_s"])),
+                Row(title, "  of which the three runs", _time(c["runs_s"])),
+                Row(title, f"  in process, for comparison: parse {_time(c['parse_s'])}, derive "
+                           f"{_time(c['derive_s'])}, compile {_time(c['compile_s'])}", ""),
+            ]
+        if not quick:
+            p = fresh_process()
+            out.append(Row(title, "  a brand-new interpreter doing the same (imports + first worker included)",
+                           _time(p["wall_s"]), "(context)"))
+        text, x0, options = fresh_texts()["default-like quadratic"]
+        r = cached_rerun(text, x0, options)
+        counted = ", ".join(k.split(" (")[0] for k in r["first_counts"])
+        first = " ".join(str(v) for v in r["first_counts"].values())
+        second = " ".join(str(v) for v in r["second_counts"].values())
+        out += [
+            Row(title, "ui.compute.run_methods on a fresh text, first call", _time(r["first_s"])),
+            Row(title, "  the same call again (served by st.cache_resource / st.cache_data)", _time(r["second_s"])),
+            Row(title, f"  counted: {counted}", ""),
+            Row(title, f"  first call: {first}; rerun: {second}",
+                str(sum(r["second_counts"].values())), "0 calls on rerun", r["no_work_on_rerun"] and r["same_traces"]),
+        ]
+        return out
+    rows += _section("3 cold start", cold)
+
+    def scale() -> list[Row]:
+        title = "4 growth in n"
+        out = []
+        for g in growth(sizes=(2, 3) if quick else (2, 5, 10, 20), min_seconds=0.01 if quick else 0.2):
+            n = g["n"]
+            goal = n == 20
+            out += [
+                Row(title, f"n = {n}: parse {_time(g['parse_s'])}, derive {_time(g['derive_s'])}, "
+                           f"compile {_time(g['compile_s'])}; total", _time(g["total_s"]),
+                    f"< {GOAL_COMPILE_N20_S:g} s" if goal else "", g["total_s"] < GOAL_COMPILE_N20_S if goal else None),
+                Row(title, f"n = {n}: build_problem through the worker (as the app does)", _time(g["isolated_build_s"])),
+                Row(title, f"n = {n}: Newton per iteration ({g['newton_iterations']} steps, {g['newton_status']}); "
+                           f"f+g+H alone {_time(g['f_g_h_s'])}", _time(g["newton_per_iteration_s"])),
+            ]
+        return out
+    rows += _section("4 growth in n", scale)
+    return rows
+
+
+def format_table(rows: Sequence[Row]) -> str:
+    width = max(len(r.figure) for r in rows)
+    head = f"{'figure':<{width}}  {'measured':>14}  {'goal':<18} met"
+    lines, section = [head, "-" * len(head)], None
+    for r in rows:
+        if r.section != section:
+            section = r.section
+            lines.append(f"[{section}]")
+        met = "" if r.met is None else ("yes" if r.met else "NO")
+        lines.append(f"{r.figure:<{width}}  {r.value:>14}  {r.goal:<18} {met}".rstrip())
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="tiny sizes (a smoke run, not a measurement)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    print(f"Descent Lab benchmark: Python {platform.python_version()}, numpy {np.__version__}, "
+          f"sympy {sp.__version__}, {os.cpu_count()} CPUs{' (quick: sizes too small to mean anything)' if args.quick else ''}")
+    rows = report(quick=args.quick)
+    print(format_table(rows))
+    goals = [r for r in rows if r.met is not None]
+    print(f"\n{sum(r.met for r in goals)}/{len(goals)} goals met; {time.perf_counter() - start:.1f} s. "
+          "(Informational: this never fails a build.)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,338 @@
+"""The measurements behind ``python -m benchmarks``. Each function returns plain numbers (and
+the goal they are held to); nothing here asserts anything, and nothing here is a test.
+
+1. :func:`compiled_vs_symbolic` - one gradient + Hessian evaluation compiled (lambdify, math
+   module) against sympy's ``subs().evalf()`` on the same points.
+2. :func:`run_loop_overhead` - ``core.run.run`` against the bare f/g/H calls it makes (counted
+   by wrapping Problem's methods, then replayed at the trace's iterates).
+3. :func:`worker_start_up`, :func:`cold_first_view`, :func:`cached_rerun` - a function nobody
+   typed before, from text to three traces; and the same request again through the app's
+   Streamlit caches, with every symbolic or iterative entry point counted.
+4. :func:`growth` - parse / derive / compile and Newton's per-iteration cost on the extended
+   Rosenbrock function for n = 2, 5, 10, 20.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import Counter
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterator, Sequence
+from unittest import mock
+
+import numpy as np
+import sympy as sp
+from sympy.core.cache import clear_cache
+
+import core.problem
+from core import Options, Problem, build_problem, compile_derivation, derive, parse_function, run
+from core.isolation import call_isolated
+from core.parsing import natural_key
+
+_ROOT = Path(__file__).resolve().parent.parent
+ROSENBROCK = "(1-x)^2 + 100(y-x^2)^2"
+DEFAULT_METHODS = ("gd", "gd-optimal", "newton")  # the app's default selection (ui.links)
+
+GOAL_SPEEDUP = 200.0  # compiled vs subs/evalf, at least
+GOAL_LOOP_RATIO = 3.0  # run loop vs its bare evaluations, at most
+GOAL_COLD_S = 0.5  # text to three traces, at most
+GOAL_COMPILE_N20_S = 2.0  # parse + derive + compile of the 20-variable extended Rosenbrock
+
+
+@dataclass(frozen=True)
+class Row:
+    """One line of the report."""
+
+    section: str
+    figure: str
+    value: str
+    goal: str = ""
+    met: bool | None = None  # None: informational
+
+
+def extended_rosenbrock(n: int) -> str:
+    """sum_{i<n} 100 (x_{i+1} - x_i^2)^2 + (1 - x_i)^2, as a person would type it."""
+    if n < 2:
+        raise ValueError("the extended Rosenbrock function needs n >= 2")
+    return " + ".join(f"100(x{i + 1} - x{i}^2)^2 + (1 - x{i})^2" for i in range(1, n))
+
+
+def classic_start(n: int) -> list[float]:
+    """(-1.2, 1, -1.2, 1, ...): Moré, Garbow & Hillstrom's start for the extended Rosenbrock."""
+    return [-1.2 if i % 2 == 0 else 1.0 for i in range(n)]
+
+
+def _seconds(fn: Callable[[], object], repeat: int = 3) -> float:
+    """Best of ``repeat`` wall-clock times of fn() (the least disturbed run)."""
+    best = math.inf
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+# --------------------------------------------------------------------------------------------
+# 1. Compiled functions vs sympy subs/evalf
+# --------------------------------------------------------------------------------------------
+
+def compiled_vs_symbolic(evaluations: int = 20_000, symbolic_evaluations: int = 200,
+                         seed: int = 1) -> dict:
+    """Seconds per gradient + Hessian evaluation on Rosenbrock, both ways, at distinct random
+    points (sympy caches subs results, so no point is used twice), and their agreement."""
+    problem = build_problem(ROSENBROCK, timeout=None)
+    x, y = problem.variables
+    rng = np.random.default_rng(seed)
+    points = rng.uniform(-2.0, 2.0, size=(max(evaluations, symbolic_evaluations), 2))
+
+    def compiled() -> None:
+        for point in points[:evaluations]:
+            problem.gradient(point)
+            problem.hessian(point)
+
+    entries = list(problem.derivation.gradient) + [e for row in problem.derivation.hessian for e in row]
+
+    def symbolic() -> list[list[float]]:
+        return [[float(e.subs({x: a, y: b}).evalf()) for e in entries]
+                for a, b in points[:symbolic_evaluations].tolist()]
+
+    clear_cache()
+    compiled_s = _seconds(compiled) / evaluations
+    start = time.perf_counter()
+    values = symbolic()
+    symbolic_s = (time.perf_counter() - start) / symbolic_evaluations
+
+    worst = 0.0
+    for point, row in zip(points, values):
+        numeric = np.concatenate([problem.gradient(point), problem.hessian(point).ravel()])
+        worst = max(worst, float(np.max(np.abs(numeric - row) / np.maximum(1.0, np.abs(row)))))
+    return {"compiled_s": compiled_s, "symbolic_s": symbolic_s, "speedup": symbolic_s / compiled_s,
+            "max_relative_difference": worst, "goal": GOAL_SPEEDUP}
+
+
+# --------------------------------------------------------------------------------------------
+# 2. Run loop vs bare evaluations
+# --------------------------------------------------------------------------------------------
+
+@contextmanager
+def counting_evaluations() -> Iterator[Counter]:
+    """Count Problem.value / gradient / hessian calls (value_or_inf goes through value)."""
+    counts: Counter = Counter()
+    with ExitStack() as stack:
+        for name in ("value", "gradient", "hessian"):
+            original = getattr(Problem, name)
+
+            def wrapper(self, x, _original=original, _name=name):
+                counts[_name] += 1
+                return _original(self, x)
+            stack.enter_context(mock.patch.object(Problem, name, wrapper))
+        yield counts
+
+
+def run_loop_overhead(method: str, text: str = ROSENBROCK, x0: Sequence[float] = (-1.2, 1.0),
+                      options: Options | None = None, min_seconds: float = 0.3) -> dict:
+    """Time run(problem, x0, method) (repeated until min_seconds), then the same numbers of bare
+    value/gradient/hessian calls at the trace's iterates; the ratio is the loop's overhead."""
+    options = options or Options()
+    problem = build_problem(text, timeout=None)
+    with counting_evaluations() as counts:
+        trace = run(problem, x0, method, options)
+    calls = dict(counts)
+
+    repeats = 1
+    while True:
+        start = time.perf_counter()
+        for _ in range(repeats):
+            run(problem, x0, method, options)
+        run_s = time.perf_counter() - start
+        if run_s >= min_seconds or repeats >= 100_000:
+            break
+        repeats *= 2
+
+    iterates = [row for row in trace.x if np.isfinite(row).all()] or [np.asarray(x0, dtype=float)]
+    value, gradient, hessian = problem.value, problem.gradient, problem.hessian
+
+    def bare() -> None:
+        for name, fn in (("value", value), ("gradient", gradient), ("hessian", hessian)):
+            for i in range(calls.get(name, 0)):
+                try:
+                    fn(iterates[min(i, len(iterates) - 1)])
+                except core.problem.EvaluationError:  # a diverging run ends where f fails
+                    pass
+
+    start = time.perf_counter()
+    for _ in range(repeats):
+        bare()
+    bare_s = time.perf_counter() - start
+    return {"method": method, "text": text, "iterations": trace.iterations, "status": trace.status,
+            "calls": calls, "run_s": run_s / repeats, "bare_s": bare_s / repeats,
+            "ratio": run_s / bare_s if bare_s > 0 else math.inf, "goal": GOAL_LOOP_RATIO}
+
+
+# --------------------------------------------------------------------------------------------
+# 3. Cold start, and a rerun served from the caches
+# --------------------------------------------------------------------------------------------
+
+def worker_start_up() -> dict:
+    """Time of the first isolated call in this process (a worker interpreter starts and imports
+    sympy) against a warm call. Run it before anything else starts a worker."""
+    first = _seconds(lambda: call_isolated(natural_key, ("x1",), 60.0), repeat=1)
+    warm = _seconds(lambda: call_isolated(natural_key, ("x1",), 60.0), repeat=5)
+    return {"first_call_s": first, "warm_call_s": warm, "start_up_s": max(first - warm, 0.0)}
+
+
+def fresh_process(text: str = "(1-x)^2 + 100(y-x^2)^2 + x y/7919") -> dict:
+    """Wall time of a brand-new interpreter that imports the engine, starts its first worker,
+    builds ``text`` and runs the default methods: what the very first request after a server
+    (re)start pays. Measured from outside, so the interpreter's own start-up is included."""
+    code = ("import sys; from core import build_problem, run; p = build_problem(sys.argv[1]); "
+            "[run(p, (-1.2, 1.0), m) for m in ('gd', 'gd-optimal', 'newton')]")
+    start = time.perf_counter()
+    subprocess.run([sys.executable, "-c", code, text], check=True, cwd=str(_ROOT),
+                   env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(_ROOT), os.environ.get("PYTHONPATH")]))})
+    return {"text": text, "wall_s": time.perf_counter() - start}
+
+
+def fresh_texts(seed: int | None = None) -> dict[str, tuple[str, tuple[float, ...], Options]]:
+    """Functions nobody typed before (a random coefficient), so no cache can serve them."""
+    rng = random.Random(seed)
+    a, b = rng.randint(2, 999), rng.randint(101, 999)
+    return {
+        "default-like quadratic": (f"{a}x^2 + y^2 + xy/{b}", (15.0, 15.0), Options()),
+        "Rosenbrock, preset options": (f"(1-x)^2 + {b}(y-x^2)^2", (-1.2, 1.0), Options(lr=0.001, max_iter=2000)),
+    }
+
+
+def cold_first_view(text: str, x0: Sequence[float], options: Options,
+                    methods: Sequence[str] = DEFAULT_METHODS) -> dict:
+    """Text to traces as the app does it on a miss: build_problem (parse + derive in a warm
+    worker, compile here) and one run per method. Also the in-process breakdown."""
+    start = time.perf_counter()
+    problem = build_problem(text)
+    built = time.perf_counter()
+    traces = {m: run(problem, x0, m, options) for m in methods}
+    total = time.perf_counter() - start
+
+    clear_cache()
+    t0 = time.perf_counter()
+    parse_function(text)
+    t1 = time.perf_counter()
+    clear_cache()
+    derivation = derive(text)
+    t2 = time.perf_counter()
+    compile_derivation(derivation)
+    t3 = time.perf_counter()
+    return {"text": text, "total_s": total, "build_s": built - start, "runs_s": total - (built - start),
+            "iterations": {m: t.iterations for m, t in traces.items()},
+            "parse_s": t1 - t0, "derive_s": t2 - t1, "compile_s": t3 - t2, "goal": GOAL_COLD_S}
+
+
+def _quiet_streamlit() -> None:
+    """Streamlit's caches work without a running app (in-memory storage) but log a warning
+    for every cached function; this report does not need them."""
+    try:
+        from streamlit.logger import set_log_level
+        set_log_level("error")  # also the level of loggers created later
+    except ImportError:  # pragma: no cover - an older or newer Streamlit: only noisier
+        for name in list(logging.root.manager.loggerDict):
+            if name.startswith("streamlit"):
+                logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def cached_rerun(text: str, x0: Sequence[float], options: Options,
+                 methods: Sequence[str] = DEFAULT_METHODS) -> dict:
+    """ui.compute.run_methods twice on a fresh text, under Streamlit's caches (in-memory storage:
+    no app runtime), counting every entry point of symbolic or iterative work."""
+    _quiet_streamlit()
+    import ui.compute  # starts a warm worker in the background (as the app does)
+
+    counts: Counter = Counter()
+
+    def counted(name: str, fn: Callable) -> Callable:
+        def wrapper(*args, **kwargs):
+            counts[name] += 1
+            return fn(*args, **kwargs)
+        return wrapper
+
+    # Every symbolic request goes through call_isolated (derive runs in the worker, so sympy calls
+    # there are invisible here: counting the requests counts them all); compiling happens here.
+    targets = {
+        "worker requests (core.problem.call_isolated)": (core.problem, "call_isolated"),
+        "compile (core.problem.compile_derivation)": (core.problem, "compile_derivation"),
+        "lambdify (sympy.lambdify)": (sp, "lambdify"),
+        "sympy.diff": (sp, "diff"),
+        "sympify (sympy.sympify)": (sp, "sympify"),
+        "build_problem (ui.compute)": (ui.compute, "build_problem"),
+        "run loops (ui.compute.run)": (ui.compute, "run"),
+    }
+    with ExitStack() as stack:
+        for label, (owner, attribute) in targets.items():
+            stack.enter_context(mock.patch.object(owner, attribute, counted(label, getattr(owner, attribute))))
+        start = time.perf_counter()
+        first = ui.compute.run_methods(text, tuple(x0), tuple(methods), options)
+        first_s = time.perf_counter() - start
+        first_counts = {label: counts[label] for label in targets}
+        counts.clear()
+        start = time.perf_counter()
+        second = ui.compute.run_methods(text, tuple(x0), tuple(methods), options)
+        second_s = time.perf_counter() - start
+        second_counts = {label: counts[label] for label in targets}
+    same = all(first[m].x.shape == second[m].x.shape and np.array_equal(first[m].x, second[m].x) for m in methods)
+    return {"first_s": first_s, "second_s": second_s, "first_counts": first_counts,
+            "second_counts": second_counts, "same_traces": same,
+            "no_work_on_rerun": not any(second_counts.values())}
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Growth with the number of variables
+# --------------------------------------------------------------------------------------------
+
+def growth(sizes: Sequence[int] = (2, 5, 10, 20), min_seconds: float = 0.2) -> list[dict]:
+    """Per n: parse, derive (parse + g + H + LaTeX), compile, and Newton's cost per iteration on
+    the extended Rosenbrock function from (-1.2, 1, -1.2, ...). sympy's cache is cleared before
+    each symbolic step, so nothing is reused from a smaller n."""
+    rows = []
+    for n in sizes:
+        text = extended_rosenbrock(n)
+        clear_cache()
+        t0 = time.perf_counter()
+        parse_function(text)
+        t1 = time.perf_counter()
+        clear_cache()
+        derivation = derive(text)
+        t2 = time.perf_counter()
+        problem = compile_derivation(derivation)
+        t3 = time.perf_counter()
+
+        start = time.perf_counter()
+        build_problem(text)  # the app's path: derive in the worker, pickle back, compile here
+        isolated_s = time.perf_counter() - start
+
+        x0 = classic_start(n)
+        options = Options(max_iter=200)
+        trace = run(problem, x0, "newton", options)
+        repeats, run_s = 1, 0.0
+        while True:
+            start = time.perf_counter()
+            for _ in range(repeats):
+                run(problem, x0, "newton", options)
+            run_s = time.perf_counter() - start
+            if run_s >= min_seconds or repeats >= 10_000:
+                break
+            repeats *= 2
+        steps = max(trace.iterations, 1)
+        point = np.asarray(x0, dtype=float)
+        evaluation_s = _seconds(lambda: (problem.value(point), problem.gradient(point), problem.hessian(point)),
+                                repeat=20)
+        rows.append({"n": n, "parse_s": t1 - t0, "derive_s": t2 - t1, "compile_s": t3 - t2,
+                     "total_s": t3 - t0, "isolated_build_s": isolated_s, "newton_iterations": trace.iterations, "newton_status": trace.status,
+                     "newton_per_iteration_s": run_s / repeats / steps, "f_g_h_s": evaluation_s})
+    return rows
