@@ -355,7 +355,12 @@ def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = No
         declared = set(variables)
 
     pieces, used = [], []
+    previous = None
     for kind, token, pos in _tokenize(text):
+        if kind == "number" and previous == "number":
+            # "2 3x" or "1.2.3" would silently multiply: almost surely a typo, so say so.
+            raise _fail_at("two numbers in a row (a missing operator or a second decimal point?)", text, pos)
+        previous = kind
         if kind == "name":
             resolved = _resolve_name(token, pos, text, declared)
             used += [n for n in resolved if n not in FUNCTIONS and n not in CONSTANTS]

@@ -371,3 +371,9 @@ def test_large_polynomial_power_is_derived_well_within_the_limit():
     text = "(" + " + ".join(f"x{i}" for i in range(1, 13)) + ")^12"
     problem = build_problem(text, timeout=5.0)
     assert problem.n == 12 and not problem.is_quadratic
+
+
+@pytest.mark.parametrize("text", ["2 3x", "1.2.3x", "x + 4 5"])
+def test_two_numbers_in_a_row_are_refused(text: str) -> None:
+    with pytest.raises(ParseError, match="two numbers in a row"):
+        parse_function(text)
