@@ -181,6 +181,21 @@ def run_loop_overhead(method: str, text: str = ROSENBROCK, x0: Sequence[float] =
 # 3. Cold start, and a rerun served from the caches
 # --------------------------------------------------------------------------------------------
 
+def symbolic_stages(text: str) -> tuple[dict[str, float], Problem]:
+    """Seconds for parse, derive and compile of ``text`` in this process (sympy's cache cleared
+    before each symbolic step, so nothing is reused), and the compiled problem."""
+    clear_cache()
+    t0 = time.perf_counter()
+    parse_function(text)
+    t1 = time.perf_counter()
+    clear_cache()
+    derivation = derive(text)
+    t2 = time.perf_counter()
+    problem = compile_derivation(derivation)
+    t3 = time.perf_counter()
+    return {"parse_s": t1 - t0, "derive_s": t2 - t1, "compile_s": t3 - t2}, problem
+
+
 def worker_start_up() -> dict:
     """Time of the first isolated call in this process (a worker interpreter starts and imports
     sympy) against a warm call. Run it before anything else starts a worker."""
@@ -221,18 +236,9 @@ def cold_first_view(text: str, x0: Sequence[float], options: Options,
     traces = {m: run(problem, x0, m, options) for m in methods}
     total = time.perf_counter() - start
 
-    clear_cache()
-    t0 = time.perf_counter()
-    parse_function(text)
-    t1 = time.perf_counter()
-    clear_cache()
-    derivation = derive(text)
-    t2 = time.perf_counter()
-    compile_derivation(derivation)
-    t3 = time.perf_counter()
+    stages, _ = symbolic_stages(text)
     return {"text": text, "total_s": total, "build_s": built - start, "runs_s": total - (built - start),
-            "iterations": {m: t.iterations for m, t in traces.items()},
-            "parse_s": t1 - t0, "derive_s": t2 - t1, "compile_s": t3 - t2, "goal": GOAL_COLD_S}
+            "iterations": {m: t.iterations for m, t in traces.items()}, **stages, "goal": GOAL_COLD_S}
 
 
 def _quiet_streamlit() -> None:
@@ -302,15 +308,7 @@ def growth(sizes: Sequence[int] = (2, 5, 10, 20), min_seconds: float = 0.2) -> l
     rows = []
     for n in sizes:
         text = extended_rosenbrock(n)
-        clear_cache()
-        t0 = time.perf_counter()
-        parse_function(text)
-        t1 = time.perf_counter()
-        clear_cache()
-        derivation = derive(text)
-        t2 = time.perf_counter()
-        problem = compile_derivation(derivation)
-        t3 = time.perf_counter()
+        stages, problem = symbolic_stages(text)
 
         start = time.perf_counter()
         build_problem(text)  # the app's path: derive in the worker, pickle back, compile here
@@ -332,7 +330,6 @@ def growth(sizes: Sequence[int] = (2, 5, 10, 20), min_seconds: float = 0.2) -> l
         point = np.asarray(x0, dtype=float)
         evaluation_s = _seconds(lambda: (problem.value(point), problem.gradient(point), problem.hessian(point)),
                                 repeat=20)
-        rows.append({"n": n, "parse_s": t1 - t0, "derive_s": t2 - t1, "compile_s": t3 - t2,
-                     "total_s": t3 - t0, "isolated_build_s": isolated_s, "newton_iterations": trace.iterations, "newton_status": trace.status,
+        rows.append({"n": n, **stages, "total_s": sum(stages.values()), "isolated_build_s": isolated_s, "newton_iterations": trace.iterations, "newton_status": trace.status,
                      "newton_per_iteration_s": run_s / repeats / steps, "f_g_h_s": evaluation_s})
     return rows
