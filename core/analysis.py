@@ -25,13 +25,6 @@ class LocalAnalysis:
     angle_deg: float  # between the Newton direction and -g (nan when undefined)
     optimal_rate: float | None  # g'g / g'Hg when g'Hg > 0
 
-    @property
-    def gradient_is_eigenvector(self) -> bool:
-        """True when H g is parallel to g: then Newton and optimal-rate GD take the same step."""
-        hg = self.hessian @ self.g
-        norm = float(np.linalg.norm(self.g) * np.linalg.norm(hg))
-        return norm == 0 or abs(abs(float(self.g @ hg)) / norm - 1) < 1e-12
-
 
 def definiteness(eigenvalues: np.ndarray, rtol: float = 1e-12) -> str:
     threshold = rtol * max(1.0, float(np.abs(eigenvalues).max()))

@@ -334,26 +334,12 @@ def _check_ast(tree: ast.Expression, names: set[str]) -> None:
             raise ParseError(f"number too large (constants must stay below {MAX_CONSTANT:.0e})")
 
 
-def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = None) -> ParsedFunction:
-    """Parse user text into a sympy expression of real symbols, or raise ParseError.
-
-    ``variables`` fixes the names and their order; by default they are the variable names the
-    text uses, in natural order (x2 before x10).
-    """
+def _normalise(text: str, declared: set[str] | None) -> tuple[str, list[str]]:
+    """Gates 1 and 2: check the raw text, read every token, and rebuild the text with names
+    resolved and tokens joined by single spaces; also the variable names used. No sympy."""
     if not isinstance(text, str):
         raise ParseError("the function must be text")
     _check_raw_text(text)
-    declared: set[str] | None = None
-    if variables is not None:
-        variables = [v.strip() for v in variables]
-        bad = [v for v in variables if not VARIABLE_NAME.fullmatch(v) or v in CONSTANTS]
-        if bad:
-            shown = bad[0] if bad[0].isprintable() else ascii(bad[0])  # no raw control characters
-            raise ParseError(f"invalid variable name `{shown}` (use a letter, optionally with digits: x, y, x1)")
-        if len(set(variables)) != len(variables):
-            raise ParseError("a variable is listed twice")
-        declared = set(variables)
-
     pieces, used = [], []
     previous = None
     for kind, token, pos in _tokenize(text):
@@ -369,7 +355,34 @@ def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = No
             raise _fail_at(f"number too long (max {MAX_NUMBER_CHARS} characters)", text, pos)
         else:
             pieces.append(token)
-    normalised = " ".join(pieces)
+    return " ".join(pieces), used
+
+
+def normalise(text: str) -> str:
+    """The normalised text of ``text`` ("4x^2+y^2" -> "4 x ^ 2 + y ^ 2"): the key under which
+    two spellings of one function share everything derived from it. Cheap (no sympy);
+    raises ParseError for text the parser would refuse at its first gates."""
+    return _normalise(text, None)[0]
+
+
+def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = None) -> ParsedFunction:
+    """Parse user text into a sympy expression of real symbols, or raise ParseError.
+
+    ``variables`` fixes the names and their order; by default they are the variable names the
+    text uses, in natural order (x2 before x10).
+    """
+    declared: set[str] | None = None
+    if variables is not None:
+        variables = [v.strip() for v in variables]
+        bad = [v for v in variables if not VARIABLE_NAME.fullmatch(v) or v in CONSTANTS]
+        if bad:
+            shown = bad[0] if bad[0].isprintable() else ascii(bad[0])  # no raw control characters
+            raise ParseError(f"invalid variable name `{shown}` (use a letter, optionally with digits: x, y, x1)")
+        if len(set(variables)) != len(variables):
+            raise ParseError("a variable is listed twice")
+        declared = set(variables)
+
+    normalised, used = _normalise(text, declared)
 
     names = list(variables) if variables is not None else sorted(set(used), key=natural_key)
     if len(names) > MAX_VARIABLES:

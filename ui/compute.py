@@ -13,16 +13,26 @@ from dataclasses import astuple
 import streamlit as st
 
 from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, run
+from core.parsing import normalise
 from core.teaching import Sweep, sweep_learning_rates
 from core.isolation import warm_up
 
 warm_up()  # the first function typed should not wait for a worker to import sympy
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
 def load_problem(text: str) -> tuple[Problem | None, str | None]:
-    """(problem, None) or (None, the parser's message). Errors are cached too, so a hostile
-    text that needs the full time budget to be refused costs it once, not on every rerun."""
+    """(problem, None) or (None, the parser's message), cached on the normalised text, so the
+    text as typed and ``problem.text`` (what the pages pass on) share one parse."""
+    try:
+        return _load_normalised(normalise(text))
+    except ParseError as err:
+        return None, str(err)
+
+
+@st.cache_resource(max_entries=256, show_spinner=False)
+def _load_normalised(text: str) -> tuple[Problem | None, str | None]:
+    # Errors are cached too, so a hostile text that needs the full time budget to be refused
+    # costs it once, not on every rerun.
     try:
         return build_problem(text), None
     except ParseError as err:
