@@ -16,12 +16,18 @@ import sys
 import threading
 import time
 import urllib.request
+import weakref
 from collections import defaultdict
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 from urllib.parse import urlencode, urlsplit
+
+try:
+    from playwright.sync_api import Error as PlaywrightError
+except ImportError:  # the browser tests are then skipped (tests/e2e/conftest.py)
+    PlaywrightError = AssertionError
 
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "artifacts"
@@ -39,6 +45,7 @@ CHROMIUM_ARGS = [
 ]
 IDLE = "[data-testid='stApp'][data-test-script-state='notRunning']"
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 _NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # never via a proxy
 
 
@@ -256,6 +263,98 @@ def mib(value: float) -> float:
     return round(value / 2 ** 20, 1)
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of these processes (and of their reaped children), from /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12]) + int(fields[13]) + int(fields[14])
+        except (OSError, IndexError, ValueError):
+            pass
+    return total / CLK_TCK
+
+
+# --------------------------------------------------------------------------- links without a browser
+
+
+@dataclass
+class LinkVisit:
+    """One page run as the server performs it for a link (no browser: what it costs the server)."""
+
+    page: str
+    query: str
+    seconds: float = 0.0  # request sent -> script_finished received
+    bytes_received: int = 0  # every ForwardMsg: what a browser would download over the socket
+    finished: str = ""  # the script_finished status, "" if none arrived
+    exceptions: list[str] = field(default_factory=list)  # tracebacks the page would show
+    texts: list[str] = field(default_factory=list)  # markdown/alert/caption bodies, for checks
+
+
+def _element_texts(element) -> tuple[str | None, str | None]:
+    """(exception message, visible text) of one new element of a delta."""
+    kind = element.WhichOneof("type")
+    if kind == "exception":
+        return f"{element.exception.type}: {element.exception.message}", None
+    if kind == "markdown":
+        return None, element.markdown.body
+    if kind == "alert":
+        return None, element.alert.body
+    return None, None
+
+
+class LinkClient:
+    """A Streamlit session opened like a browser would, over the websocket alone. ``visit``
+    asks for one page run of a link and reads what the server sends until the run finishes."""
+
+    def __init__(self, base_url: str) -> None:
+        from websockets.sync.client import connect
+
+        port = urlsplit(base_url).port
+        self.socket = connect(f"ws://{HOST}:{port}/_stcore/stream", subprotocols=["streamlit"],
+                              max_size=None, open_timeout=60, proxy=None)
+
+    def visit(self, page: str, query: str, timeout: float = 180.0) -> LinkVisit:
+        from streamlit.proto.BackMsg_pb2 import BackMsg
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        request = BackMsg()
+        request.rerun_script.query_string = query
+        request.rerun_script.page_name = page
+        visit = LinkVisit(page=page, query=query)
+        started = time.perf_counter()
+        self.socket.send(request.SerializeToString())
+        while True:
+            remaining = timeout - (time.perf_counter() - started)
+            if remaining <= 0:
+                raise TimeoutError(f"{page}?{query[:80]}: no script_finished within {timeout:.0f} s")
+            payload = self.socket.recv(timeout=remaining)
+            if isinstance(payload, str):
+                continue
+            visit.bytes_received += len(payload)
+            message = ForwardMsg.FromString(payload)
+            kind = message.WhichOneof("type")
+            if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+                error, text = _element_texts(message.delta.new_element)
+                if error:
+                    visit.exceptions.append(error)
+                if text:
+                    visit.texts.append(text)
+            elif kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                visit.seconds = time.perf_counter() - started
+                visit.finished = ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)
+                return visit
+
+    def close(self) -> None:
+        self.socket.close()
+
+    def __enter__(self) -> "LinkClient":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 # --------------------------------------------------------------------------- pages
 
 
@@ -306,25 +405,107 @@ def launch_chromium(playwright):
     return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
 
 
-def wait_idle(page, timeout_ms: float = 60_000, settle_ms: float = 300) -> None:
-    """Wait until the script has finished (and stays finished for ``settle_ms``)."""
-    deadline = time.monotonic() + timeout_ms / 1000
-    page.wait_for_timeout(100)  # let a rerun that was just triggered flip the state to running
-    while True:
-        remaining = max(deadline - time.monotonic(), 0.001) * 1000
-        page.wait_for_selector(IDLE, timeout=remaining)
-        page.wait_for_timeout(settle_ms)
-        if page.locator(IDLE).count() == 1:
+class ScriptRuns:
+    """Counts the runs the server finished for one page, from the ``script_finished`` messages on
+    the page's Streamlit websocket.
+
+    Why not the DOM: the frontend flips ``data-test-script-state`` to 'notRunning' the moment
+    that message arrives, but draws the run's elements afterwards. On a busy machine that lag
+    reached ~0.8 s (measured: script state 'notRunning' at 5.48 s, the function box still empty
+    until 5.85 s, the tables at 6.27 s), so "idle, then a fixed settle delay" read half-drawn
+    pages. A run that ends early because another one replaced it is not counted.
+    """
+
+    def __init__(self) -> None:
+        self.finished = 0
+        self.events: list[str] = []  # what went over the socket besides deltas: for failure reports
+
+    def attach(self, page) -> "ScriptRuns":
+        page.on("websocket", self._on_socket)
+        return self
+
+    def _note(self, event: str) -> None:
+        self.events = self.events[-30:] + [f"{time.monotonic():.2f} {event}"]
+
+    def _on_socket(self, socket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            self._note("socket opened")
+            socket.on("framereceived", self._on_frame)
+            socket.on("framesent", lambda payload: self._note(f"sent {len(payload)} bytes"))
+            socket.on("close", lambda _socket: self._note("socket closed"))
+
+    def _on_frame(self, payload) -> None:
+        from google.protobuf.message import DecodeError
+        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+        if isinstance(payload, str):
             return
+        try:
+            message = ForwardMsg.FromString(payload)
+        except DecodeError:
+            return
+        kind = message.WhichOneof("type")
+        if kind == "script_finished":
+            self._note(f"script_finished {ForwardMsg.ScriptFinishedStatus.Name(message.script_finished)}")
+            if message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                self.finished += 1
+        elif kind != "delta":
+            self._note(kind)
+
+
+_RUNS: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+
+def script_runs(page) -> ScriptRuns:
+    """The run counter of ``page`` (attached on first use: before the page navigates)."""
+    if page not in _RUNS:
+        _RUNS[page] = ScriptRuns().attach(page)
+    return _RUNS[page]
+
+
+def wait_for_run(page, after: int, timeout_ms: float = 60_000) -> None:
+    """Wait until the server has finished a run of this page beyond the first ``after`` and the
+    frontend shows the script as idle. Polls (Playwright only delivers websocket events while
+    one of its calls is waiting); a condition, not a delay."""
+    runs = script_runs(page)
+    deadline = time.monotonic() + timeout_ms / 1000
+    while not (runs.finished > after and page.locator(IDLE).count() == 1):
         if time.monotonic() > deadline:
-            raise TimeoutError("the app kept running")
+            shot = screenshot(page, f"timeout-{time.strftime('%H%M%S')}")
+            raise TimeoutError(f"no finished run after {timeout_ms / 1000:.0f} s (runs finished: {runs.finished}; "
+                               f"now {time.monotonic():.2f}; screenshot {shot}); socket events:\n"
+                               + "\n".join(runs.events))
+        page.wait_for_timeout(50)
+
+
+def interact(page, action: Callable[[], object], timeout_ms: float = 60_000) -> None:
+    """Do ``action`` (a click, a key press) and wait for the run it triggers to finish."""
+    before = script_runs(page).finished
+    action()
+    wait_for_run(page, before, timeout_ms)
+
+
+def eventually(check: Callable[[], object], page, timeout_ms: float = 30_000):
+    """Retry ``check`` until it stops raising AssertionError (or a Playwright timeout): the
+    frontend may still be drawing what the finished run sent. Returns what ``check`` returns."""
+    deadline = time.monotonic() + timeout_ms / 1000
+    while True:
+        try:
+            return check()
+        except (AssertionError, PlaywrightError):
+            if time.monotonic() > deadline:
+                raise
+        page.wait_for_timeout(100)
 
 
 def open_app(page, url: str, timeout_ms: float = 90_000) -> None:
-    """Go to ``url`` and wait until the page is drawn: a title in the main area, script idle."""
+    """Go to ``url`` and wait until its run has finished: a title in the main area, a
+    ``script_finished`` from the server, the script shown idle. What the run drew may still be
+    on its way into the DOM: check it with :func:`eventually` or Playwright's ``expect``."""
+    before = script_runs(page).finished
     page.goto(url, wait_until="domcontentloaded", timeout=timeout_ms)
     page.wait_for_selector("[data-testid='stMain'] h1", timeout=timeout_ms)
-    wait_idle(page, timeout_ms)
+    wait_for_run(page, before, timeout_ms)
 
 
 def exceptions(page) -> list[str]:
@@ -457,7 +638,6 @@ def capture_compare(browser, base_url: str, path: Path, width: int = 1600, heigh
         open_app(page, app_url(base_url, **query))
         page.wait_for_selector("[data-testid='stDataFrame']", timeout=30_000)
         wait_for_charts(page, minimum=3)
-        page.wait_for_timeout(500)
         screenshot(page, path.name, directory=path.parent, clip_to_content=clip_to_content)
         if exceptions(page):
             raise AssertionError(f"exception on the page: {exceptions(page)}")

@@ -20,8 +20,8 @@ from core import METHODS, Options, build_problem, run
 from ui.links import PRESETS, Setup, setup_to_query
 
 from .support import (SCREENSHOTS, PageWatch, app_url, background_luminance, blank_charts, capture_compare, cell,
-                      exceptions, horizontal_overflow, latex_sources, method_panel, off_colour_points, open_app,
-                      screenshot, wait_for_charts, wait_idle)
+                      eventually, exceptions, horizontal_overflow, interact, latex_sources, method_panel,
+                      off_colour_points, open_app, screenshot, wait_for_charts)
 
 pytestmark = pytest.mark.e2e
 
@@ -58,7 +58,12 @@ def expected_chart_count(setup: Setup) -> int:
 
 
 def assert_tables_match_engine(page, setup: Setup) -> None:
-    """Every method panel's first rows: k, and x_k exactly as the engine computes them."""
+    """Every method panel's first rows: k, and x_k exactly as the engine computes them (waits
+    until the frontend has drawn them)."""
+    eventually(lambda: _tables_match_engine(page, setup), page)
+
+
+def _tables_match_engine(page, setup: Setup) -> None:
     panels = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']")
     assert panels.count() == len(setup.methods), f"{panels.count()} tables for {setup.methods}"
     n = problem_for(setup.function).n
@@ -85,8 +90,12 @@ def assert_healthy(page, watch: PageWatch, charts: int | None = None) -> None:
 def submit_function(page, text: str) -> None:
     box = page.get_by_role("textbox", name="Function f")
     box.fill(text)
-    box.press("Enter")
-    wait_idle(page)
+    interact(page, lambda: box.press("Enter"))
+
+
+def input_values(page, labels: dict[str, str]) -> dict[str, str]:
+    """{label: value} of text boxes ('textbox') and number inputs ('spinbutton')."""
+    return {label: page.get_by_role(role, name=label).input_value() for label, role in labels.items()}
 
 
 @pytest.fixture
@@ -111,44 +120,60 @@ def open_page(server, browser):
 # --------------------------------------------------------------------------- tests
 
 
+def has_formula(page, source: str) -> None:
+    assert source in latex_sources(page), latex_sources(page)
+
+
 def test_default_compare_page(open_page, server) -> None:
     page, watch = open_page()
     assert page.get_by_role("heading", name="Compare the methods").is_visible()
     assert query(page) == setup_to_query(DEFAULT)  # the address bar spells out the setup
-    assert f"f(x, y) = {problem_for(DEFAULT.function).latex['f']}" in latex_sources(page)
+    eventually(lambda: has_formula(page, f"f(x, y) = {problem_for(DEFAULT.function).latex['f']}"), page)
     assert_tables_match_engine(page, DEFAULT)
-    share = page.locator("[data-testid='stSidebar'] [data-testid='stCode']").inner_text()
-    assert share.replace("\n", "").startswith(server.url) and "max_iter=1000" in share.replace("\n", "")
+
+    def share_link() -> None:
+        share = page.locator("[data-testid='stSidebar'] [data-testid='stCode']").inner_text().replace("\n", "")
+        assert share.startswith(server.url) and "max_iter=1000" in share, share
+    eventually(share_link, page)
     assert_healthy(page, watch, charts=expected_chart_count(DEFAULT))
     screenshot(page, "compare_default")
 
 
 def test_type_a_function(open_page) -> None:
     page, watch = open_page()
-    before = cell(method_panel(page, "Newton"), 2, 1)
+    before = eventually(lambda: cell(method_panel(page, "Newton"), 2, 1) or _missing("Newton's x_1"), page)
     typed = "(x - 1)^2 + 3(y + 2)^2"
     submit_function(page, typed)
     setup = Setup(function=typed)
     assert query(page)["f"] == typed
-    assert f"f(x, y) = {problem_for(typed).latex['f']}" in latex_sources(page)
-    newton = method_panel(page, "Newton")
-    assert (cell(newton, 2, 1), cell(newton, 3, 1)) == ("1", "-2")  # Newton lands on the minimum
+    eventually(lambda: has_formula(page, f"f(x, y) = {problem_for(typed).latex['f']}"), page)
+
+    def newton_lands_on_the_minimum() -> None:
+        newton = method_panel(page, "Newton")
+        assert (cell(newton, 2, 1), cell(newton, 3, 1)) == ("1", "-2")
+    eventually(newton_lands_on_the_minimum, page)
     assert before == "0"  # ... where it was (0, 0) for the default function
     assert_tables_match_engine(page, setup)
     assert_healthy(page, watch, charts=expected_chart_count(setup))
 
 
+def _missing(what: str) -> str:
+    raise AssertionError(f"{what} is not drawn yet")
+
+
 def test_choose_a_preset(open_page) -> None:
     page, watch = open_page()
     preset = next(p for p in PRESETS if p.label.startswith("Rosenbrock"))
-    page.get_by_text("Presets (one click each)").click()
-    page.get_by_role("button", name=preset.label, exact=True).click()
-    wait_idle(page)
+    page.get_by_text("Presets (one click each)").click()  # opening an expander runs nothing
+    interact(page, page.get_by_role("button", name=preset.label, exact=True).click)
     assert query(page) == setup_to_query(preset.setup)
-    assert page.get_by_role("textbox", name="Function f").input_value() == preset.setup.function
-    assert page.get_by_role("textbox", name="Start point x₀").input_value() == preset.setup.x0_text
-    info = page.locator("[data-testid='stMain'] [data-testid='stAlertContentInfo']").inner_text()
-    assert preset.label in info and preset.lesson in info, info
+
+    def sidebar_and_lesson() -> None:
+        assert input_values(page, {"Function f": "textbox", "Start point x₀": "textbox"}) == {
+            "Function f": preset.setup.function, "Start point x₀": preset.setup.x0_text}
+        info = page.locator("[data-testid='stMain'] [data-testid='stAlertContentInfo']").inner_text()
+        assert preset.label in info and preset.lesson in info, info
+    eventually(sidebar_and_lesson, page)
     assert_tables_match_engine(page, preset.setup)
     assert_healthy(page, watch, charts=expected_chart_count(preset.setup))
 
@@ -159,10 +184,10 @@ def test_iteration_slider_moves_the_marker(open_page) -> None:
     url_before = page.url
     slider.focus()
     for _ in range(3):
-        page.keyboard.press("ArrowRight")
-        wait_idle(page)
+        interact(page, lambda: page.keyboard.press("ArrowRight"))
     assert slider.get_attribute("aria-valuetext") == "3"
-    for method in DEFAULT.methods:
+
+    def marker_at_3(method: str) -> None:
         trace = trace_for(DEFAULT, method)
         panel = method_panel(page, METHODS[method].label)
         row = min(3, trace.iterations)
@@ -173,8 +198,13 @@ def test_iteration_slider_moves_the_marker(open_page) -> None:
             assert f"it stopped at k = {trace.iterations}" in line
         assert cell(panel, 1, row) == "▶"
         assert cell(panel, 1, 0) == ""
-    titles = [c["title"] for c in wait_for_charts(page, minimum=expected_chart_count(DEFAULT))]
-    assert any("k = 3" in t for t in titles), titles  # the ◆ on the contour plot moved too
+    for method in DEFAULT.methods:
+        eventually(lambda: marker_at_3(method), page)
+
+    def diamond_moved() -> None:
+        titles = [c["title"] for c in wait_for_charts(page, minimum=expected_chart_count(DEFAULT))]
+        assert any("k = 3" in t for t in titles), titles  # the ◆ on the contour plot moved too
+    eventually(diamond_moved, page)
     assert page.url == url_before  # the slider is view state, not part of the link
     assert_healthy(page, watch)
 
@@ -183,15 +213,18 @@ def test_open_a_share_link(open_page, server) -> None:
     setup = Setup(function="(x - 2)^2 + 2(y + 1)^2 + x y", x0_text="3, -4", methods=("gd", "bfgs", "newton"),
                   options=Options(lr=0.05, beta=0.8, tol=1e-9, max_iter=500))
     page, watch = open_page(app_url(server.url, **setup_to_query(setup)))
-    assert page.get_by_role("textbox", name="Function f").input_value() == setup.function
-    assert page.get_by_role("textbox", name="Start point x₀").input_value() == setup.x0_text
-    tags = page.locator("[data-testid='stMultiSelect'] [data-testid='stMultiSelectTagsContainer']").inner_text()
-    assert [METHODS[m].short_label in tags for m in setup.methods] == [True] * 3, tags
-    assert "GD optimal η" not in tags
-    inputs = {label: page.get_by_role("spinbutton", name=label).input_value()
-              for label in ("Learning rate η (gd, momentum)", "Momentum β", "Tolerance on ‖g‖", "Max iterations")}
-    assert inputs == {"Learning rate η (gd, momentum)": "0.05", "Momentum β": "0.8", "Tolerance on ‖g‖": "1.0e-9",
-                      "Max iterations": "500"}, inputs
+
+    def sidebar_shows_the_link() -> None:
+        values = input_values(page, {
+            "Function f": "textbox", "Start point x₀": "textbox", "Learning rate η (gd, momentum)": "spinbutton",
+            "Momentum β": "spinbutton", "Tolerance on ‖g‖": "spinbutton", "Max iterations": "spinbutton"})
+        assert values == {"Function f": setup.function, "Start point x₀": setup.x0_text,
+                          "Learning rate η (gd, momentum)": "0.05", "Momentum β": "0.8",
+                          "Tolerance on ‖g‖": "1.0e-9", "Max iterations": "500"}, values
+        tags = page.locator("[data-testid='stMultiSelect'] [data-testid='stMultiSelectTagsContainer']").inner_text()
+        assert [METHODS[m].short_label in tags for m in setup.methods] == [True] * 3, tags
+        assert "GD optimal η" not in tags
+    eventually(sidebar_shows_the_link, page)
     assert query(page) == setup_to_query(setup)
     assert_tables_match_engine(page, setup)
     assert_healthy(page, watch, charts=expected_chart_count(setup))
@@ -201,15 +234,21 @@ def test_bad_input_shows_an_error_and_the_app_recovers(open_page) -> None:
     page, watch = open_page()
     submit_function(page, "x.__class__")
     sidebar_errors = page.locator("[data-testid='stSidebar'] [data-testid='stAlertContentError']")
-    assert "unexpected '.'" in sidebar_errors.first.inner_text()
-    assert page.get_by_text("Nothing to show yet.").is_visible()
-    assert page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").count() == 0
+
+    def refused() -> None:
+        assert "unexpected '.'" in sidebar_errors.first.inner_text()
+        assert page.get_by_text("Nothing to show yet.").is_visible()
+        assert page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").count() == 0
+    eventually(refused, page)
     assert not exceptions(page)
     screenshot(page, "bad_input")
     submit_function(page, "x^2 + y^2")
-    assert page.locator("[data-testid='stSidebar'] [data-testid='stAlertContentError']").count() == 0
-    newton = method_panel(page, "Newton")
-    assert (cell(newton, 2, 1), cell(newton, 3, 1)) == ("0", "0")
+
+    def recovered() -> None:
+        assert sidebar_errors.count() == 0
+        newton = method_panel(page, "Newton")
+        assert (cell(newton, 2, 1), cell(newton, 3, 1)) == ("0", "0")
+    eventually(recovered, page)
     setup = Setup(function="x^2 + y^2")
     assert_tables_match_engine(page, setup)
     assert_healthy(page, watch, charts=expected_chart_count(setup))
@@ -217,25 +256,25 @@ def test_bad_input_shows_an_error_and_the_app_recovers(open_page) -> None:
 
 def test_derivatives_page(open_page, server) -> None:
     page, watch = open_page(width=1600, height=1400)
-    page.get_by_role("link", name="Derivatives").click()
+    interact(page, page.get_by_role("link", name="Derivatives").click)
     page.wait_for_url(re.compile(r"/derivatives\?"), timeout=30_000)
     page.wait_for_selector("[data-testid='stMain'] h1:has-text('Derivatives')", timeout=30_000)
-    wait_idle(page)
     assert query(page) == setup_to_query(DEFAULT)  # the setup travels with the page
     latex = problem_for(DEFAULT.function).latex
-    sources = latex_sources(page)
-    for key, lhs in (("f", "f"), ("gradient", "g"), ("hessian", "H")):
-        assert any(s.startswith(lhs) and s.endswith(f"= {latex[key]}") for s in sources), (key, sources)
-    assert page.get_by_text("Eigenvalues of H").is_visible()
+
+    def symbolic_derivatives_shown(latex: dict) -> None:
+        sources = latex_sources(page)
+        for key, lhs in (("f", "f"), ("gradient", "g"), ("hessian", "H")):
+            assert any(s.startswith(lhs) and s.endswith(f"= {latex[key]}") for s in sources), (key, sources)
+    eventually(lambda: symbolic_derivatives_shown(latex), page)
+    eventually(lambda: page.get_by_text("Eigenvalues of H").is_visible() or _missing("the eigenvalues"), page)
     assert_healthy(page, watch)
     screenshot(page, "derivatives")
     # The page's own address with a link works too.
     setup = Setup(function="x^2 + 3y^2", x0_text="1, 1")
-    page.goto(app_url(server.url, "derivatives", **setup_to_query(setup)))
+    open_app(page, app_url(server.url, "derivatives", **setup_to_query(setup)))
     page.wait_for_selector("[data-testid='stMain'] h1:has-text('Derivatives')", timeout=30_000)
-    wait_idle(page)
-    hessian = problem_for(setup.function).latex["hessian"]
-    assert any(s.startswith("H") and s.endswith(f"= {hessian}") for s in latex_sources(page))
+    eventually(lambda: symbolic_derivatives_shown(problem_for(setup.function).latex), page)
     assert_healthy(page, watch)
 
 
@@ -255,7 +294,7 @@ def test_phone_width(server, browser) -> None:
         assert overflow["mainScrollWidth"] <= overflow["mainClientWidth"], overflow
         # The shared charts sit below the method panels: a second picture, scrolled down to them.
         page.get_by_role("heading", name="All methods together").evaluate("e => e.scrollIntoView({block: 'start'})")
-        page.wait_for_timeout(300)
+        wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
         screenshot(page, "compare_phone_charts")
         assert not blank_charts(page)
     finally:

@@ -111,8 +111,10 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLK_TCK
 
 
-_FORMULA_SHOWN_JS = """() => [...document.querySelectorAll("annotation[encoding='application/x-tex']")]
-    .some(a => a.textContent.startsWith('f(x, y) = '))"""
+# Everything check_session reads is in the DOM: the formula and the Newton panel's k line.
+_DRAWN_JS = """() => [...document.querySelectorAll("annotation[encoding='application/x-tex']")]
+    .some(a => a.textContent.startsWith('f(x, y) = '))
+  && [...document.querySelectorAll("[data-testid='stColumn'] p")].some(p => /^k = \\d/.test(p.textContent))"""
 
 
 async def one_session(context, base: str, case: tuple[int, int, Setup], go: asyncio.Event, done: list,
@@ -137,11 +139,10 @@ async def one_session(context, base: str, case: tuple[int, int, Setup], go: asyn
             await page.wait_for_function(_CHARTS_DRAWN_JS, timeout=30_000, polling=250)
         except Exception:  # noqa: BLE001 - reported below as a failure of this session
             charts_drawn = False
-        try:  # KaTeX typesets after the run finishes; on a loaded machine that can lag the charts
-            await page.wait_for_function(_FORMULA_SHOWN_JS, timeout=30_000, polling=250)
-        except Exception:  # noqa: BLE001 - the check below reports a missing formula
+        try:  # KaTeX typesets after the run finishes, and the panel's k line can lag the table
+            await page.wait_for_function(_DRAWN_JS, timeout=30_000, polling=250)
+        except Exception:  # noqa: BLE001 - the checks below report what is missing
             pass
-        await page.wait_for_timeout(300)
         state = await page.evaluate(_PAGE_JS)
         query = {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
         return {"a": a, "b": b, "function": setup.function, "seconds": seconds, "result": result,
