@@ -11,11 +11,12 @@ from .methods import (METHODS, Method, MethodStop, Options, OptionsError, Point,
                       backtracking, get_method, register)
 from .parsing import ParseError, ParsedFunction, natural_key, parse_function
 from .problem import Derivation, EvaluationError, Problem, build_problem, compile_derivation, derive
-from .run import STATIONARY_KINDS, STATUSES, Trace, best_value, classify_stationary_point, run, run_all
+from .run import (STATIONARY_KINDS, STATUSES, RunCancelled, Trace, best_value, classify_stationary_point, run,
+                  run_all)
 
 __all__ = [
     "METHODS", "Method", "MethodStop", "Options", "OptionsError", "Point", "Step", "backtracking",
     "get_method", "register", "ParseError", "ParsedFunction", "natural_key", "parse_function",
     "Derivation", "EvaluationError", "Problem", "build_problem", "compile_derivation", "derive",
-    "STATIONARY_KINDS", "STATUSES", "Trace", "best_value", "classify_stationary_point", "run", "run_all",
+    "STATIONARY_KINDS", "STATUSES", "RunCancelled", "Trace", "best_value", "classify_stationary_point", "run", "run_all",
 ]

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import math
+import time
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +20,7 @@ STATUSES: dict[str, str] = {
     "negative_curvature": "g'Hg <= 0",
     "domain_error": "outside the domain",
     "line_search_failed": "line search failed",
+    "time_limit": "stopped by the time budget",
 }
 STATIONARY_KINDS = ("minimum", "maximum", "saddle", "degenerate")
 
@@ -26,6 +28,12 @@ STATIONARY_KINDS = ("minimum", "maximum", "saddle", "degenerate")
 # beyond anything a converging run does, reached within a few hundred steps by a diverging one.
 BLOW_UP_FACTOR = 1e12
 MAX_NORM_X = 1e100
+STOP_CHECK_EVERY = 16  # steps between two calls of a run's should_stop (it may cost a lock)
+
+
+class RunCancelled(Exception):
+    """The caller's should_stop() said to give up (e.g. the visitor left): no trace is made, so
+    nothing partial can be cached."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -48,6 +56,7 @@ class Trace:
     status: str
     message: str
     stationary_point: str | None  # classification of x_K when converged
+    seconds: float = math.nan  # wall time of the run
 
     @property
     def iterations(self) -> int:
@@ -155,12 +164,16 @@ def _format_point(x: np.ndarray) -> str:
 # Overflow in g'g, x'x or a step is inf, which the loop's finiteness checks already turn into a
 # status; numpy's RuntimeWarning on top would make a diverging run raise where warnings are errors.
 @np.errstate(over="ignore", invalid="ignore")
-def run(problem: Problem, x0: Sequence[float], method: str, options: Options | None = None) -> Trace:
-    """Iterate ``method`` from ``x0`` until ||g|| <= tol, max_iter, or a failure.
+def run(problem: Problem, x0: Sequence[float], method: str, options: Options | None = None, *,
+        deadline: float | None = None, should_stop: Callable[[], bool] | None = None) -> Trace:
+    """Iterate ``method`` from ``x0`` until ||g|| <= tol, max_iter, a failure, or the budget.
 
-    Never raises for numeric trouble: the trace ends with a status and a message. Raises
-    OptionsError only for caller mistakes (unknown method, wrong start-point size).
+    ``deadline`` is a ``time.monotonic()`` instant: a run still going then ends with the status
+    ``time_limit``. ``should_stop`` is polled every STOP_CHECK_EVERY steps; when it returns True
+    the run raises RunCancelled. Never raises for numeric trouble: the trace ends with a status
+    and a message. Raises OptionsError only for caller mistakes (unknown method, wrong size).
     """
+    started = time.monotonic()
     options = options or Options()
     rule_class = get_method(method)
     x = np.array(x0, dtype=float).reshape(-1)
@@ -210,6 +223,13 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
             message = (f"stopped at max_iter = {k} steps with ||g|| = {math.sqrt(float(g @ g)):.3g} "
                        f"(tol = {options.tol:g})")
             break
+        if deadline is not None and time.monotonic() >= deadline:
+            status = "time_limit"
+            message = (f"stopped after {time.monotonic() - started:.2g} s at k = {k}: the work budget of this "
+                       f"page ran out (||g|| = {math.sqrt(float(g @ g)):.3g}, tol = {options.tol:g})")
+            break
+        if should_stop is not None and k % STOP_CHECK_EVERY == 0 and should_stop():
+            raise RunCancelled(f"{method} cancelled at k = {k}")
         try:
             hessian = problem.hessian(x) if rule.needs_hessian else None
             step = rule.step(Point(x, f, g, hessian))
@@ -245,14 +265,16 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
         method=method, variables=problem.variable_names, options=asdict(options),
         x=np.array(xs), f=np.array(fs), grad=np.array(gs), direction=np.array(directions),
         step_size=np.array(step_sizes), decision=tuple(decisions),
-        status=status, message=message, stationary_point=stationary,
+        status=status, message=message, stationary_point=stationary, seconds=time.monotonic() - started,
     )
 
 
 def run_all(problem: Problem, x0: Sequence[float], methods: Sequence[str],
-            options: Options | None = None) -> dict[str, Trace]:
-    """Run each method from the same start; one trace per method id."""
-    return {method: run(problem, x0, method, options) for method in methods}
+            options: Options | None = None, *, deadline: float | None = None,
+            should_stop: Callable[[], bool] | None = None) -> dict[str, Trace]:
+    """Run each method from the same start; one trace per method id (one shared deadline)."""
+    return {method: run(problem, x0, method, options, deadline=deadline, should_stop=should_stop)
+            for method in methods}
 
 
 def best_value(traces: Sequence[Trace]) -> float:

@@ -26,9 +26,22 @@ class Derivation:
     gradient: tuple[sp.Expr, ...]
     hessian: tuple[tuple[sp.Expr, ...], ...]
     latex_f: str
-    latex_gradient: str
-    latex_hessian: str
+    latex_gradient_entries: tuple[str, ...]  # one string per component: a page can show one
+    latex_hessian_entries: tuple[tuple[str, ...], ...]  # of a matrix too large to typeset whole
     is_quadratic: bool
+
+    @property
+    def latex_gradient(self) -> str:
+        return matrix_latex([[entry] for entry in self.latex_gradient_entries])
+
+    @property
+    def latex_hessian(self) -> str:
+        return matrix_latex(self.latex_hessian_entries)
+
+
+def matrix_latex(rows: Sequence[Sequence[str]]) -> str:
+    """Entries' LaTeX as a matrix, in sympy's own format (what sp.latex(sp.Matrix(...)) prints)."""
+    return r"\left[\begin{matrix}" + r"\\".join(" & ".join(row) for row in rows) + r"\end{matrix}\right]"
 
 
 def _count_nodes(exprs: Sequence[sp.Expr], limit: int) -> int:
@@ -57,12 +70,16 @@ def derive(text: str, variables: Sequence[str] | None = None) -> Derivation:
     # (x1 + ... + x12)^12 has millions of terms and used up the whole time limit.)
     is_quadratic = bool(expr.is_polynomial(*symbols)) and not any(
         entry.has(*symbols) for row in rows for entry in row)
+    hessian_latex = [[""] * n for _ in range(n)]
+    for i in range(n):
+        for j in range(i, n):  # symmetric: typeset each entry once
+            hessian_latex[i][j] = hessian_latex[j][i] = sp.latex(rows[i][j])
     return Derivation(
         text=parsed.text, expr=expr, variables=symbols,
         gradient=tuple(gradient), hessian=tuple(tuple(r) for r in rows),
         latex_f=sp.latex(expr),
-        latex_gradient=sp.latex(sp.Matrix(gradient)),
-        latex_hessian=sp.latex(sp.Matrix(rows)),
+        latex_gradient_entries=tuple(sp.latex(entry) for entry in gradient),
+        latex_hessian_entries=tuple(tuple(row) for row in hessian_latex),
         is_quadratic=is_quadratic,
     )
 

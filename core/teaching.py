@@ -23,7 +23,7 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass, replace
-from typing import Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -136,6 +136,7 @@ OUTCOMES: dict[str, str] = {
     "oscillating": "max_iter: oscillating",
     "diverged": "diverged",
     "failed": "failed",
+    "unfinished": "stopped by the time budget",
 }
 
 OSCILLATION_WINDOW = 50  # the last this-many steps of a run are examined
@@ -222,33 +223,42 @@ def classify_run(problem: Problem, trace: Trace) -> tuple[str, Oscillation]:
         if f[-1] > f[0]:
             return "diverged", oscillation
         return ("oscillating" if oscillation.oscillating else "crawl"), oscillation
+    if trace.status == "time_limit":
+        return "unfinished", oscillation
     return "failed", oscillation
 
 
 @dataclass(frozen=True)
 class SweepRun:
-    """One learning rate of a sweep: the run itself and how it was classified."""
+    """One learning rate of a sweep: a summary of its run and how it was classified (the trace
+    itself only when the sweep was asked to keep it: a cached sweep of 60 runs of 20,000 steps
+    would otherwise hold hundreds of MB)."""
 
     eta: float
-    trace: Trace
     outcome: str
     oscillation: Oscillation
+    status: str
+    message: str
+    iterations: int
+    final_grad_norm: float  # ||g|| at the last iterate where it could be evaluated
+    f_first: float
+    f_last: float  # f at the last iterate where it could be evaluated
+    trace: Trace | None = None
 
-    @property
-    def iterations(self) -> int:
-        return self.trace.iterations
+    @classmethod
+    def summarise(cls, eta: float, trace: Trace, outcome: str, oscillation: Oscillation,
+                  keep_trace: bool) -> "SweepRun":
+        norms = trace.grad_norm[np.isfinite(trace.grad_norm)]
+        f = trace.f[np.isfinite(trace.f)]
+        return cls(eta, outcome, oscillation, trace.status, trace.message, trace.iterations,
+                   float(norms[-1]) if norms.size else math.nan,
+                   float(f[0]) if f.size else math.nan, float(f[-1]) if f.size else math.nan,
+                   trace if keep_trace else None)
 
     @property
     def converged_in(self) -> int | None:
         """Steps to reach ||g|| <= tol, None when the run did not converge."""
-        return self.trace.iterations if self.trace.status == "converged" else None
-
-    @property
-    def final_grad_norm(self) -> float:
-        """||g|| at the last iterate where it could be evaluated."""
-        norms = self.trace.grad_norm
-        finite = norms[np.isfinite(norms)]
-        return float(finite[-1]) if finite.size else math.nan
+        return self.iterations if self.status == "converged" else None
 
     def reason(self) -> str:
         """How the outcome was decided, in one line."""
@@ -257,11 +267,11 @@ class SweepRun:
             if self.oscillation.oscillating:
                 text += f"; zig-zags: {self.oscillation.evidence}"
             return text
-        if self.outcome == "diverged" and self.trace.status == "max_iter":
-            return f"stopped at max_iter with f = {self.trace.f[-1]:.4g} above f(x₀) = {self.trace.f[0]:.4g}"
+        if self.outcome == "diverged" and self.status == "max_iter":
+            return f"stopped at max_iter with f = {self.f_last:.4g} above f(x₀) = {self.f_first:.4g}"
         if self.outcome in ("oscillating", "crawl"):
             return self.oscillation.evidence
-        return self.trace.message
+        return self.message
 
 
 @dataclass(frozen=True)
@@ -320,18 +330,29 @@ def default_rate_range(problem: Problem, x0: Sequence[float]) -> tuple[float, fl
 
 
 def sweep_learning_rates(problem: Problem, x0: Sequence[float], etas: Sequence[float],
-                         options: Options | None = None, method: str = "gd") -> Sweep:
+                         options: Options | None = None, method: str = "gd", *, keep_traces: bool = True,
+                         deadline: float | None = None, should_stop: Callable[[], bool] | None = None) -> Sweep:
     """Run ``method`` (a method that reads ``lr``: gd or momentum) once per eta with
-    :func:`core.run.run`, and classify each run (:func:`classify_run`)."""
+    :func:`core.run.run`, and classify each run (:func:`classify_run`).
+
+    With a ``deadline`` (a ``time.monotonic()`` instant) the runs share the time left: each gets
+    an equal part of what the earlier ones left, at least a quarter of an equal share of the
+    whole. ``should_stop`` is passed on to every run (RunCancelled ends the sweep)."""
     if "lr" not in get_method(method).options_used:
         raise OptionsError(f"a learning-rate sweep needs a method with a fixed rate (gd, momentum), not {method!r}")
     options = options or Options()
     start = time.perf_counter()
+    budget = None if deadline is None else deadline - time.monotonic()
     runs = []
-    for eta in etas:
-        trace = run(problem, x0, method, replace(options, lr=float(eta)))
+    for i, eta in enumerate(etas):
+        run_deadline = None
+        if deadline is not None:
+            share = max((deadline - time.monotonic()) / (len(etas) - i), budget / (4 * len(etas)))
+            run_deadline = time.monotonic() + share
+        trace = run(problem, x0, method, replace(options, lr=float(eta)), deadline=run_deadline,
+                    should_stop=should_stop)
         outcome, oscillation = classify_run(problem, trace)
-        runs.append(SweepRun(float(eta), trace, outcome, oscillation))
+        runs.append(SweepRun.summarise(float(eta), trace, outcome, oscillation, keep_traces))
     return Sweep(method, tuple(float(v) for v in x0), options, tuple(runs), time.perf_counter() - start)
 
 

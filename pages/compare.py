@@ -4,6 +4,7 @@ import numpy as np
 import streamlit as st
 
 from ui.compute import run_methods
+from ui.latex import show_formula
 from ui.panels import iteration_slider, method_panel, shared_charts
 from ui.sidebar import require_ready
 from ui.text import md_escape
@@ -11,7 +12,7 @@ from ui.text import md_escape
 active = require_ready()
 setup, problem = active.setup, active.problem
 st.title("Compare the methods", anchor=False)
-st.latex(r"f(" + ", ".join(problem.variable_names) + ") = " + problem.latex["f"])
+show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
 if active.preset:
     st.info(f"**{md_escape(active.preset.label)}** · {md_escape(active.preset.lesson)}", icon=":material/lightbulb:")
 traces = run_methods(problem.text, active.x0, setup.methods, setup.options)

@@ -8,7 +8,7 @@ import streamlit as st
 from core import EvaluationError
 from core.analysis import local_analysis
 from ui.compute import run_methods
-from ui.latex import matrix_latex, number_latex, vector_latex
+from ui.latex import matrix_latex, number_latex, show_derivative_formula, show_formula, vector_latex
 from ui.panels import iterate_picker
 from ui.sidebar import require_ready
 from ui.text import md_escape
@@ -18,14 +18,16 @@ setup, problem = active.setup, active.problem
 names = problem.variable_names
 st.title("Derivatives", anchor=False)
 
-st.latex(r"f(" + ", ".join(names) + ") = " + problem.latex["f"])
+show_formula("f(" + ", ".join(names) + ")", problem.latex["f"], "f")
 symbolic = st.columns([1, 2])
+derivation = problem.derivation
 with symbolic[0]:
     st.markdown("**Gradient** g = ∇f")
-    st.latex(r"g = " + problem.latex["gradient"])
+    show_derivative_formula("g", problem.latex["gradient"], [[e] for e in derivation.latex_gradient_entries], names,
+                            "deriv_g")
 with symbolic[1]:
     st.markdown("**Hessian** H = ∇²f")
-    st.latex(r"H = " + problem.latex["hessian"])
+    show_derivative_formula("H", problem.latex["hessian"], derivation.latex_hessian_entries, names, "deriv_h")
 
 st.divider()
 traces = run_methods(problem.text, active.x0, setup.methods, setup.options)

@@ -1,6 +1,6 @@
 """Learning-rate explorer: one fixed-rate run per η, each outcome classified; pick one to see it."""
 
-from dataclasses import astuple
+from dataclasses import astuple, replace
 
 import numpy as np
 import streamlit as st
@@ -9,6 +9,7 @@ from core import METHODS, OptionsError
 from core.teaching import OSCILLATION_RULE, OUTCOMES, default_rate_range, learning_rate_grid, quadratic_constants, rate_marks
 from ui.charts import CONVERGENCE_QUANTITIES, convergence_chart, legend_selection, picture_chart
 from ui.compute import run_method, run_sweep
+from ui.latex import show_formula
 from ui.panels import status_badge
 from ui.sidebar import require_ready
 from ui.teaching import OUTCOME_COLORS, PICK, rate_factors, sweep_chart, sweep_frame
@@ -20,7 +21,7 @@ x0 = active.x0
 st.title("Learning-rate explorer", anchor=False)
 st.caption("Seed 002: *“pick too small a learning rate and gradient descent crawls; too large and it oscillates.”* "
            "Here that is measured on your f: one fixed-rate run per η, same start, same tolerance and max_iter.")
-st.latex(r"f(" + ", ".join(problem.variable_names) + ") = " + problem.latex["f"])
+show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
 
 # The range follows the function and start point until the user changes it.
 signature = (problem.text, x0)
@@ -91,13 +92,15 @@ def sweep_view() -> None:
         st.markdown(OSCILLATION_RULE)
     eta = st.select_slider("Show the run with η =", options, key="lr_pick", format_func=lambda v: f"{v:.4g}")
     picked = sweep.runs[options.index(eta)]
-    traces = {method: picked.trace, "newton": newton}
+    # The sweep keeps summaries only; the picked run is run again (and cached) on its own.
+    picked_trace = run_method(problem.text, x0, method, astuple(replace(setup.options, lr=float(eta))))
+    traces = {method: picked_trace, "newton": newton}
     st.subheader(f"η = {eta:.4g}: {OUTCOMES[picked.outcome]}", anchor=False)
     left, right = st.columns([3, 2], gap="large")
     with left:
-        status_badge(picked.trace)
+        status_badge(picked_trace)
         st.caption(md_escape(picked.reason()))
-        picture = picture_chart(problem, traces, np.array(x0), picked.iterations, legend_selection())
+        picture = picture_chart(problem, traces, np.array(x0), picked_trace.iterations, legend_selection())
         if picture is not None:
             st.altair_chart(picture, width="stretch")
         else:
@@ -113,7 +116,7 @@ def sweep_view() -> None:
                 st.warning(f"H cannot be evaluated at x₀ ({md_escape(str(err))}).")
     for column, curve in zip(st.columns(2), CONVERGENCE_QUANTITIES):
         with column:
-            st.altair_chart(convergence_chart(traces, curve, picked.iterations, legend_selection()), width="stretch")
+            st.altair_chart(convergence_chart(traces, curve, picked_trace.iterations, legend_selection()), width="stretch")
 
 
 sweep_view()

@@ -8,6 +8,8 @@ from core import METHODS
 from core.teaching import compare_traces
 from ui.charts import legend_selection, picture_chart
 from ui.compute import run_methods
+from ui.frames import table_window
+from ui.latex import show_formula
 from ui.panels import iteration_slider, status_badge
 from ui.sidebar import require_ready
 from ui.teaching import eigen_table, expansion_at, taylor_derivation, trace_table
@@ -20,7 +22,7 @@ st.title("1-D: when optimal-rate GD is Newton", anchor=False)
 st.caption("Seed 001 asks whether g'g/g'Hg · g is “H⁻¹g by shady mathematics”. The answer: in one dimension, yes; "
            "in more, only when g is an eigenvector of H. This page always runs GD with the optimal rate and Newton "
            "(the sidebar's method choice does not apply here).")
-st.latex(r"f(" + ", ".join(names) + ") = " + problem.latex["f"])
+show_formula("f(" + ", ".join(names) + ")", problem.latex["f"], "f")
 
 pair = ("gd-optimal", "newton")
 traces = run_methods(problem.text, active.x0, pair, setup.options)
@@ -86,8 +88,12 @@ def lesson() -> None:
         for column, trace in zip(tables, (gd, newton)):
             with column:
                 st.markdown(f"**{METHODS[trace.method].label}**")
-                st.dataframe(trace_table(problem, trace), hide_index=True, height=320, column_config=config,
+                window = table_window(trace.iterations + 1, min(k, trace.iterations))
+                st.dataframe(trace_table(problem, trace, window), hide_index=True, height=320, column_config=config,
                              key=f"one_d_table_{trace.method}")
+                if window.stop - window.start < trace.iterations + 1:
+                    st.caption(f"Rows k = {window.start}..{window.stop - 1} of 0..{trace.iterations} "
+                               "(the table follows the slider).")
     else:
         st.subheader(f"Why it stops being true in 2-D (at x_{row} of GD with the optimal rate)", anchor=False)
         st.markdown("Write g in the eigenvectors of H: g = c₁v₁ + c₂v₂. Newton divides each component by its own "

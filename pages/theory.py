@@ -10,6 +10,7 @@ from core import METHODS, EvaluationError, best_value
 from core.analysis import local_analysis
 from core.teaching import observed_rates, observed_value, predict, quadratic_constants, verdict
 from ui.compute import run_methods
+from ui.latex import show_formula
 from ui.panels import iterate_picker, status_text
 from ui.sidebar import require_ready
 from ui.teaching import RATIO_FIELDS, expansion_at, ratio_chart, show_prediction, taylor_derivation
@@ -21,7 +22,7 @@ x0 = np.array(active.x0)
 st.title("Theory vs measurement", anchor=False)
 st.caption("Seed 001: *“the Newton method solves (positive definite) quadratic costs in one step, the gradient method "
            "typically will converge, but not in a finite number of steps.”* Measured on your f, next to the textbook.")
-st.latex(r"f(" + ", ".join(problem.variable_names) + ") = " + problem.latex["f"])
+show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
 
 traces = run_methods(problem.text, active.x0, setup.methods, setup.options)
 f_best = best_value(list(traces.values()))

@@ -5,14 +5,18 @@ from __future__ import annotations
 import functools
 import json
 import math
+import time
 import warnings
+from types import SimpleNamespace
+
+import importlib
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import (METHODS, STATIONARY_KINDS, STATUSES, Options, OptionsError, best_value, build_problem,
+from core import (METHODS, STATIONARY_KINDS, STATUSES, Options, OptionsError, RunCancelled, best_value, build_problem,
                   classify_stationary_point, run, run_all)
 
 
@@ -277,8 +281,47 @@ def test_every_status_is_known():
         run(problem("x^2 - y^2"), [1, 1], "gd-optimal").status,
         run(problem("sqrt(x)"), [-1], "gd").status,
         run(problem(BOWL), [15, 15], "gd-armijo", Options(max_backtracks=1)).status,
+        run(problem(BOWL), [15, 15], "gd", deadline=time.monotonic() - 1).status,
     }
     assert provoked == set(STATUSES)
+
+
+# -- the work budget ----------------------------------------------------------------------------
+
+
+def test_a_deadline_already_past_stops_at_the_start_with_time_limit():
+    trace = run(problem(BOWL), [15, 15], "gd", Options(lr=0.1), deadline=time.monotonic() - 1)
+    assert trace.status == "time_limit" and trace.iterations == 0
+    assert trace.message.startswith("stopped after") and "at k = 0" in trace.message
+    assert trace.f[0] == 4 * 225 + 225 and trace.seconds >= 0
+
+
+def test_the_deadline_is_checked_before_every_step(monkeypatch):
+    """A fake clock: the run may take exactly 5 steps before its deadline."""
+    ticks = iter(range(1000))
+    monkeypatch.setattr(importlib.import_module("core.run"), "time", SimpleNamespace(monotonic=lambda: float(next(ticks))))
+    trace = run(problem(BOWL), [15, 15], "gd", Options(lr=0.01), deadline=6.0)
+    # clock: 0 at the start, then one reading per step check (1, 2, ...): steps k = 0..4 pass
+    assert trace.status == "time_limit" and trace.iterations == 5
+    expected = run(problem(BOWL), [15, 15], "gd", Options(lr=0.01, max_iter=5))
+    np.testing.assert_array_equal(trace.x, expected.x)  # the same iterates, only fewer
+
+
+def test_should_stop_cancels_the_run_without_a_trace():
+    calls = []
+
+    def stop_on_third_poll() -> bool:
+        calls.append(1)
+        return len(calls) >= 3
+
+    with pytest.raises(RunCancelled):
+        run(problem(BOWL), [15, 15], "gd", Options(lr=0.01, max_iter=10_000), should_stop=stop_on_third_poll)
+    assert len(calls) == 3  # polled every STOP_CHECK_EVERY steps, not every step
+
+
+def test_no_budget_no_change():
+    assert run(problem(BOWL), [15, 15], "gd-optimal", deadline=time.monotonic() + 3600,
+               should_stop=lambda: False).x.tolist() == run(problem(BOWL), [15, 15], "gd-optimal").x.tolist()
 
 
 # --------------------------------------------------------------------------------------------

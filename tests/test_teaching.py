@@ -213,8 +213,23 @@ def test_sweep_is_cheap():
     assert elapsed < 1.0, f"sweep took {elapsed:.2f} s"
 
 
+def test_a_sweep_shares_its_deadline_and_keeps_summaries_only_when_asked():
+    p = problem(QUAD)
+    summaries = sweep_learning_rates(p, START, [0.01, 0.2], Options(), keep_traces=False,
+                                     deadline=time.monotonic() + 3600)
+    full = sweep_learning_rates(p, START, [0.01, 0.2], Options())
+    assert [r.trace for r in summaries.runs] == [None, None]
+    for short, whole in zip(summaries.runs, full.runs):
+        assert (short.outcome, short.iterations, short.status, short.reason()) == \
+               (whole.outcome, whole.iterations, whole.status, whole.reason())
+        assert short.final_grad_norm == whole.trace.grad_norm[-1]
+    late = sweep_learning_rates(p, START, [0.01, 0.2], Options(), deadline=time.monotonic() - 1)
+    assert [r.outcome for r in late.runs] == ["unfinished", "unfinished"]
+    assert all(r.status == "time_limit" for r in late.runs)
+
+
 def test_outcomes_and_rule_are_documented():
-    assert set(OUTCOMES) == {"converged", "crawl", "oscillating", "diverged", "failed"}
+    assert set(OUTCOMES) == {"converged", "crawl", "oscillating", "diverged", "failed", "unfinished"}
     assert "80%" in OSCILLATION_RULE and "25%" in OSCILLATION_RULE and "η·λ" in OSCILLATION_RULE
 
 

@@ -16,7 +16,7 @@ import pandas as pd
 
 from core import METHODS, Problem, Trace
 
-from .frames import convergence_frame, long_iterates
+from .frames import convergence_frame, long_iterates, thinned
 
 alt.data_transformers.disable_max_rows()  # we bound sizes ourselves (contour lines, not grids)
 
@@ -108,7 +108,7 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
     contours = alt.Chart(lines).mark_line(strokeWidth=0.8, opacity=0.45, clip=True, color="#888888").encode(
         x=alt.X("x:Q", scale=x_scale, title=names[0]), y=alt.Y("y:Q", scale=y_scale, title=names[1]),
         detail="line:N", order="i:Q")
-    iterates = long_iterates(traces).rename(columns={"x0": "x", "x1": "y"})
+    iterates = long_iterates(traces, k).rename(columns={"x0": "x", "x1": "y"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["y"])]
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=_LEGEND)
     tooltip = ["method", "k", alt.Tooltip("x:Q", format=".6g", title=names[0]),
@@ -140,7 +140,7 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=_LEGEND)
     base = alt.Chart(curve).mark_line(color="#888888", strokeWidth=2, clip=True).encode(
         x=alt.X("x:Q", scale=x_scale, title=name), y=alt.Y("f:Q", scale=y_scale, title="f"))
-    iterates = long_iterates(traces).rename(columns={"x0": "x"})
+    iterates = long_iterates(traces, k).rename(columns={"x0": "x"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["f"])]
     points = alt.Chart(iterates).mark_line(point=True, clip=True, strokeDash=[2, 2]).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, order="k:Q",
@@ -175,7 +175,7 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, select
                       legend: bool = True) -> alt.Chart:
     """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods. Without
     ``legend`` (a picture beside it carries one) the plot keeps its height for the curves."""
-    frame = convergence_frame(traces)
+    frame = convergence_frame(traces, k)
     frame = frame[frame["quantity"] == quantity]
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method",
                       legend=_LEGEND if legend else None)
@@ -191,7 +191,8 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, select
 
 def step_size_chart(trace: Trace, k: int) -> alt.Chart:
     """eta_k against k for one method, log scale (steps of size 0 are not drawn)."""
-    frame = pd.DataFrame({"k": np.arange(len(trace.step_size)), "eta": trace.step_size})
+    rows, _ = thinned(len(trace.step_size), keep=(k,), values=trace.f)
+    frame = pd.DataFrame({"k": rows, "eta": trace.step_size[rows]})
     frame = frame[np.isfinite(frame["eta"]) & (frame["eta"] > 0)]
     k_scale = alt.Scale(domain=[0, max(trace.iterations, 1)], nice=False)
     color = method_color(trace.method)  # the point overlay needs it too, or it takes the theme's colour

@@ -1,65 +1,174 @@
-"""Cached bridges from the setup to core: parse/compile once per text, run once per input.
+"""Cached bridges from the setup to core: parse/compile once per text, run once per input, and
+never more work per page run than ui.budget allows.
 
-``st.cache_resource`` keeps compiled problems (lambdified callables cannot be pickled, so
-``st.cache_data`` cannot hold them); ``st.cache_data`` keeps traces, keyed on plain values
-(text, start point, method id, options tuple). Reruns that only move a slider hit both caches
-and do no symbolic or iterative work at all.
+Compiled problems live in a byte-bounded LRU of this process (lambdified callables cannot be
+pickled, so ``st.cache_data`` cannot hold them, and ``st.cache_resource`` bounds only the
+number of entries: 256 heavy functions held over 1 GiB). Traces live in ``st.cache_data``,
+keyed on plain values (text, start point, method id, options tuple) and bounded by bytes.
+Reruns that only move a slider hit both caches and do no symbolic or iterative work at all.
+
+Every run gets a share of the page's wall-clock budget (``ui.budget.RUNS_BUDGET_S``) and stops
+at it with the status ``time_limit``; a run whose visitor has gone is abandoned at once and
+never cached.
 """
 
 from __future__ import annotations
 
+import pickle
+import threading
+import time
+from collections import OrderedDict
 from dataclasses import astuple
+from typing import Callable, Generic, Hashable, TypeVar
 
 import streamlit as st
 
 from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, run
-from core.parsing import normalise
-from core.teaching import Sweep, sweep_learning_rates
 from core.isolation import warm_up
+from core.parsing import normalise
+from core.run import RunCancelled
+from core.teaching import Sweep, sweep_learning_rates
+
+from .budget import PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES, TRACE_CACHE_BYTES
 
 warm_up()  # the first function typed should not wait for a worker to import sympy
+
+Value = TypeVar("Value")
+
+
+class ByteBoundedCache(Generic[Value]):
+    """A thread-safe LRU whose entries are counted in bytes (as their builder reports them).
+
+    Two sessions asking for the same new key at once share one build: the second waits for the
+    first instead of doing the work again. An entry larger than the whole bound is still
+    returned, and kept alone until the next insertion.
+    """
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[Hashable, tuple[Value, int]] = OrderedDict()
+        self._building: dict[Hashable, threading.Event] = {}
+        self._lock = threading.Lock()
+        self.bytes = 0
+
+    def get(self, key: Hashable, build: Callable[[], tuple[Value, int]]) -> Value:
+        while True:
+            with self._lock:
+                if key in self._entries:
+                    self._entries.move_to_end(key)
+                    return self._entries[key][0]
+                waiting = self._building.get(key)
+                if waiting is None:
+                    self._building[key] = threading.Event()
+                    break
+            waiting.wait()  # another session builds it; then read it (or build it if that failed)
+        try:
+            value, size = build()
+            with self._lock:
+                self._entries[key] = (value, size)
+                self.bytes += size
+                while self.bytes > self.max_bytes and len(self._entries) > 1:
+                    _, (_, evicted) = self._entries.popitem(last=False)
+                    self.bytes -= evicted
+            return value
+        finally:
+            with self._lock:
+                self._building.pop(key).set()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self.bytes = 0
+
+
+_PROBLEMS: ByteBoundedCache[tuple[Problem | None, str | None]] = ByteBoundedCache(PROBLEM_CACHE_BYTES)
 
 
 def load_problem(text: str) -> tuple[Problem | None, str | None]:
     """(problem, None) or (None, the parser's message), cached on the normalised text, so the
-    text as typed and ``problem.text`` (what the pages pass on) share one parse."""
+    text as typed and ``problem.text`` (what the pages pass on) share one parse. Errors are
+    cached too: a hostile text that needs the whole time budget to be refused costs it once."""
     try:
-        return _load_normalised(normalise(text))
+        key = normalise(text)
     except ParseError as err:
         return None, str(err)
+    return _PROBLEMS.get(key, lambda: _build(key))
 
 
-@st.cache_resource(max_entries=256, show_spinner=False)
-def _load_normalised(text: str) -> tuple[Problem | None, str | None]:
-    # Errors are cached too, so a hostile text that needs the full time budget to be refused
-    # costs it once, not on every rerun.
+def _build(text: str) -> tuple[tuple[Problem | None, str | None], int]:
     try:
-        return build_problem(text), None
+        problem = build_problem(text)
     except ParseError as err:
-        return None, str(err)
+        return (None, str(err)), len(text) + len(str(err))
+    # What the problem holds is its derivation (sympy expressions, LaTeX) plus the compiled
+    # code, which grows with it: its pickled size is the measure.
+    return (problem, None), len(pickle.dumps(problem.derivation, protocol=pickle.HIGHEST_PROTOCOL))
 
 
-@st.cache_data(max_entries=2048, show_spinner=False)
-def run_method(text: str, x0: tuple[float, ...], method: str, options: tuple) -> Trace:
+def visitor_gone() -> Callable[[], bool]:
+    """A cheap check for long loops: has this script run's visitor left (tab closed, network
+    gone)? Streamlit keeps running a script whose websocket closed; only the loop itself can
+    notice. Outside a served app (AppTest, a notebook) it never fires."""
+    try:
+        from streamlit.runtime import Runtime
+        from streamlit.runtime.scriptrunner import get_script_run_ctx
+    except ImportError:  # pragma: no cover - another Streamlit: no early stop, the budget still holds
+        return lambda: False
+    ctx = get_script_run_ctx()
+    if ctx is None or not Runtime.exists():
+        return lambda: False
+    runtime, session_id = Runtime.instance(), ctx.session_id
+    return lambda: not runtime.is_active_session(session_id)
+
+
+@st.cache_data(max_entries=2048, max_size=TRACE_CACHE_BYTES, show_spinner=False)
+def run_method(text: str, x0: tuple[float, ...], method: str, options: tuple,
+               _budget_s: float = RUNS_BUDGET_S) -> Trace:
+    """One method's trace, within ``_budget_s`` seconds of wall time (not part of the cache key:
+    a run cut by the budget is the answer for that input until it is evicted)."""
     problem, error = load_problem(text)
     if problem is None:  # callers check load_problem first; this keeps the cache honest
         raise ParseError(error)
-    return run(problem, x0, method, Options(*options))
+    try:
+        return run(problem, x0, method, Options(*options), deadline=time.monotonic() + _budget_s,
+                   should_stop=visitor_gone())
+    except RunCancelled:
+        st.stop()  # nobody is watching: end the script run; nothing is cached
+        raise  # pragma: no cover - st.stop raises
 
 
-def run_methods(text: str, x0: tuple[float, ...], methods: tuple[str, ...], options: Options) -> dict[str, Trace]:
-    """One trace per method id, each cached on its own (adding a method runs only that one)."""
+def run_methods(text: str, x0: tuple[float, ...], methods: tuple[str, ...], options: Options,
+                budget_s: float = RUNS_BUDGET_S) -> dict[str, Trace]:
+    """One trace per method id, each cached on its own (adding a method runs only that one).
+
+    The methods share ``budget_s``: each gets an equal part of what the ones before it left
+    (at least a quarter of an equal share, so a late method is never starved to nothing)."""
     key = astuple(options)
-    return {m: run_method(text, x0, m, key) for m in methods}
+    deadline = time.monotonic() + budget_s
+    traces = {}
+    for i, method in enumerate(methods):
+        left = len(methods) - i
+        share = max((deadline - time.monotonic()) / left, budget_s / (4 * len(methods)))
+        traces[method] = run_method(text, x0, method, key, share)
+    return traces
 
 
-@st.cache_data(max_entries=32, show_spinner="Sweeping the learning rate…")
+@st.cache_data(max_entries=64, max_size=SWEEP_CACHE_BYTES, show_spinner="Sweeping the learning rate…")
 def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method: str, options: tuple) -> Sweep:
-    """One fixed-rate run per eta (core.teaching.sweep_learning_rates), cached on plain values."""
+    """One fixed-rate run per eta (core.teaching.sweep_learning_rates) within SWEEP_BUDGET_S,
+    cached on plain values (the sweep keeps per-run summaries, not the traces)."""
     problem, error = load_problem(text)
     if problem is None:
         raise ParseError(error)
-    return sweep_learning_rates(problem, x0, etas, Options(*options), method)
+    try:
+        return sweep_learning_rates(problem, x0, etas, Options(*options), method, keep_traces=False,
+                                    deadline=time.monotonic() + SWEEP_BUDGET_S, should_stop=visitor_gone())
+    except RunCancelled:
+        st.stop()
+        raise  # pragma: no cover - st.stop raises
 
 
 def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
@@ -71,4 +180,5 @@ def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     return None
 
 
-__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "OptionsError"]
+__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "visitor_gone",
+           "ByteBoundedCache", "OptionsError"]

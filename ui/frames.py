@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+import math
+from typing import Iterable, Mapping
 
 import numpy as np
 import pandas as pd
 
 from core import Trace, best_value
+
+from .budget import CHART_POINTS, TABLE_ROWS
 
 # Display names of the trace's columns (the values are the trace's own, unformatted).
 COLUMN_LABELS = {
@@ -16,33 +19,88 @@ COLUMN_LABELS = {
 }
 
 
-def iteration_table(trace: Trace) -> pd.DataFrame:
-    """One row per iterate k, columns straight from Trace.columns() (values untouched)."""
-    frame = pd.DataFrame(trace.columns())
+def table_window(count: int, k: int, rows: int = TABLE_ROWS) -> slice:
+    """The rows of a ``count``-row table to send: all of them when they fit in ``rows``, else
+    ``rows`` consecutive ones around row k (so the table follows the iteration slider)."""
+    if count <= rows:
+        return slice(0, count)
+    start = min(max(k - rows // 2, 0), count - rows)
+    return slice(start, start + rows)
+
+
+def iteration_table(trace: Trace, rows: slice = slice(None)) -> pd.DataFrame:
+    """One row per iterate k (only ``rows`` of them), columns straight from Trace.columns()
+    (values untouched)."""
+    frame = pd.DataFrame({name: values[rows] for name, values in trace.columns().items()})
     if not any(trace.decision):
         frame = frame.drop(columns="decision")
     return frame
 
 
-def long_iterates(traces: Mapping[str, Trace]) -> pd.DataFrame:
-    """method, k, x_0..x_{n-1}, f, grad_norm, step_size: all methods stacked (for charts)."""
+def csv_bytes(trace: Trace) -> bytes:
+    """The whole iteration table as CSV (made when someone asks for it: it can be megabytes)."""
+    return iteration_table(trace).to_csv(index=False).encode()
+
+
+def thinned(count: int, limit: int = CHART_POINTS, keep: Iterable[int] = (),
+            values: np.ndarray | None = None) -> tuple[np.ndarray, int]:
+    """Which of ``count`` iterates a chart draws, and the stride m (1 = all of them).
+
+    Beyond ``limit``: every m-th *pair* of consecutive iterates (a pair, so a zig-zag still shows
+    as one: every m-th point alone would put all of them on one side), the first and last, the
+    ``keep`` indices (the selected k), and the turning points of ``values`` (where f stops
+    falling or rising; at most a quarter of the budget, evenly chosen when there are more).
+    """
+    if count <= limit:
+        return np.arange(count), 1
+    stride = math.ceil(2 * count / (0.75 * limit))
+    starts = np.arange(0, count, stride)
+    chosen = [starts, starts + 1, np.array([0, count - 1])]
+    chosen.append(np.array([k for k in keep if 0 <= k < count], dtype=int))
+    if values is not None and len(values) == count:
+        with np.errstate(invalid="ignore"):
+            slope = np.sign(np.diff(values))
+        turning = np.flatnonzero(slope[1:] * slope[:-1] < 0) + 1
+        quota = max(limit // 4, 1)
+        if turning.size > quota:
+            turning = turning[np.linspace(0, turning.size - 1, quota).astype(int)]
+        chosen.append(turning)
+    rows = np.unique(np.concatenate(chosen))
+    return rows[rows < count], stride
+
+
+def thinning_note(traces: Mapping[str, Trace], limit: int = CHART_POINTS) -> str | None:
+    """One sentence saying which charts' runs were thinned, or None when every iterate is drawn."""
+    strides = {m: thinned(len(t.f), limit)[1] for m, t in traces.items()}
+    thin = {m: s for m, s in strides.items() if s > 1}
+    if not thin:
+        return None
+    which = ", ".join(f"{m}: every {s}th pair" for m, s in thin.items())
+    return (f"Long runs are thinned in the charts ({which} of iterates drawn, plus the first, the last, "
+            "the selected k and the turning points of f); the tables and the CSV hold every iterate.")
+
+
+def long_iterates(traces: Mapping[str, Trace], k: int | None = None, limit: int = CHART_POINTS) -> pd.DataFrame:
+    """method, k, x_0..x_{n-1}, f, grad_norm, step_size: all methods stacked (for charts), each
+    thinned to about ``limit`` iterates (:func:`thinned`), keeping iterate ``k``."""
     frames = []
     for method, trace in traces.items():
-        frame = pd.DataFrame(trace.x, columns=[f"x{j}" for j in range(trace.x.shape[1])])
-        frame.insert(0, "k", np.arange(len(trace.f)))
+        rows, _ = thinned(len(trace.f), limit, () if k is None else (k, trace.iterations), trace.f)
+        frame = pd.DataFrame(trace.x[rows], columns=[f"x{j}" for j in range(trace.x.shape[1])])
+        frame.insert(0, "k", rows)
         frame.insert(0, "method", method)
-        frame["f"] = trace.f
-        frame["grad_norm"] = trace.grad_norm
-        frame["step_size"] = trace.step_size
+        frame["f"] = trace.f[rows]
+        frame["grad_norm"] = trace.grad_norm[rows]
+        frame["step_size"] = trace.step_size[rows]
         frames.append(frame)
     return pd.concat(frames, ignore_index=True)
 
 
-def convergence_frame(traces: Mapping[str, Trace]) -> pd.DataFrame:
+def convergence_frame(traces: Mapping[str, Trace], k: int | None = None) -> pd.DataFrame:
     """Long form (method, k, quantity, value) of f(x_k) - f_best and ||g_k||, positive values
     only: a zero or a nan would collapse a log axis, so those points are simply not drawn."""
     f_best = best_value(list(traces.values()))
-    iterates = long_iterates(traces)
+    iterates = long_iterates(traces, k)
     gap = iterates[["method", "k"]].assign(quantity="f(x_k) − f_best", value=iterates["f"] - f_best)
     grad = iterates[["method", "k"]].assign(quantity="‖g_k‖", value=iterates["grad_norm"])
     frame = pd.concat([gap, grad], ignore_index=True)

@@ -9,10 +9,10 @@ import streamlit as st
 from core import METHODS, STATUSES, Trace
 
 from .charts import CONVERGENCE_QUANTITIES, SELECTION, convergence_chart, legend_selection, picture_chart, step_size_chart
-from .frames import COLUMN_LABELS, exact_zeros, iteration_table
+from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, table_window, thinning_note
 from .text import md_escape
 
-_BADGE_COLOR = {"converged": "green", "max_iter": "orange"}
+_BADGE_COLOR = {"converged": "green", "max_iter": "orange", "time_limit": "orange"}
 
 
 def status_text(trace: Trace) -> str:
@@ -26,9 +26,18 @@ def status_text(trace: Trace) -> str:
     return f"{STATUSES[trace.status]} at k = {k}"
 
 
+def badge_color(trace: Trace) -> str:
+    """Green only when a minimum was reached: converging to a saddle, a maximum or a flat spot is
+    told apart (blue), unfinished runs are orange, failures red."""
+    if trace.status == "converged":
+        return "green" if trace.stationary_point == "minimum" else "blue"
+    return _BADGE_COLOR.get(trace.status, "red")
+
+
 def status_badge(trace: Trace) -> None:
-    st.badge(status_text(trace), color=_BADGE_COLOR.get(trace.status, "red"),
-             icon=":material/check_circle:" if trace.status == "converged" else ":material/error:")
+    color = badge_color(trace)
+    st.badge(status_text(trace), color=color,
+             icon=":material/check_circle:" if color == "green" else ":material/error:")
 
 
 def vector_text(v: np.ndarray) -> str:
@@ -87,6 +96,9 @@ def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> 
         with slot:
             selection = legend_selection(highlighted(), legend=legend)
             _interactive_chart(convergence_chart(traces, quantity, k, selection, legend=legend), key)
+    note = thinning_note(traces)
+    if note:
+        st.caption(note)
     zeros = exact_zeros(traces)
     if zeros:
         st.caption("Not drawn on the log scales (0 has no logarithm): " + "; ".join(zeros) + ".")
@@ -105,12 +117,16 @@ def method_panel(trace: Trace, k: int) -> None:
     note = "" if row == k else f" (its last iterate; it stopped at k = {trace.iterations})"
     st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
                 f"‖g‖ = `{trace.grad_norm[row]:.3e}`")
-    frame = iteration_table(trace)
-    shown = frame.copy()
+    window = table_window(trace.iterations + 1, row)
+    shown = iteration_table(trace, window)
     shown.insert(1, "▶", np.where(shown["k"] == row, "▶", ""))
     st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown),
                  key=f"table_{trace.method}")
-    st.download_button("Download table (CSV)", frame.to_csv(index=False).encode(), file_name=f"{trace.method}.csv",
+    if window.stop - window.start < trace.iterations + 1:
+        st.caption(f"Rows k = {window.start}..{window.stop - 1} of 0..{trace.iterations}: the table follows the "
+                   "iteration slider; the CSV holds every row.")
+    # The CSV is made only when asked for (a long run's table is megabytes).
+    st.download_button("Download table (CSV)", lambda: csv_bytes(trace), file_name=f"{trace.method}.csv",
                        mime="text/csv", on_click="ignore", key=f"csv_{trace.method}",
                        icon=":material/download:")
     if np.isfinite(trace.step_size).any():

@@ -18,11 +18,12 @@ from core.teaching import (OUTCOMES, ObservedRates, Prediction, QuadraticConstan
                            compare_steps)
 
 from .charts import method_color_scale
+from .frames import thinned
 from .latex import matrix_latex, number_latex, vector_latex
 from .text import md_escape
 
 OUTCOME_COLORS = {"converged": "#2ca02c", "crawl": "#ff7f0e", "oscillating": "#9467bd",
-                  "diverged": "#d62728", "failed": "#7f7f7f"}
+                  "diverged": "#d62728", "failed": "#7f7f7f", "unfinished": "#bcbd22"}
 PICK = "pick_run"
 
 
@@ -149,7 +150,8 @@ def ratio_frame(observed: Mapping[str, ObservedRates], field: str) -> pd.DataFra
     frames = []
     for method, rates in observed.items():
         values = getattr(rates, field)
-        frames.append(pd.DataFrame({"method": method, "k": np.arange(len(values)), "ratio": values}))
+        rows, _ = thinned(len(values), values=values)  # a 20,000-step run: draw ~CHART_POINTS of them
+        frames.append(pd.DataFrame({"method": method, "k": rows, "ratio": values[rows]}))
     frame = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["method", "k", "ratio"])
     return frame[np.isfinite(frame["ratio"].astype(float)) & (frame["ratio"].astype(float) > 0)]
 
@@ -326,17 +328,19 @@ def eigen_table(comparison: StepComparison, names: Sequence[str]) -> pd.DataFram
     return pd.DataFrame(rows)
 
 
-def trace_table(problem, trace: Trace) -> pd.DataFrame:
-    """A compact 1-D iteration table: x_k, f, f', f'', the step's eta and 1/f''."""
-    x = trace.x[:, 0]
+def trace_table(problem, trace: Trace, rows: slice = slice(None)) -> pd.DataFrame:
+    """A compact 1-D iteration table: x_k, f, f', f'', the step's eta and 1/f'' (only ``rows``:
+    f'' is evaluated for the rows shown, not for a whole 20,000-step run)."""
+    ks = np.arange(len(trace.f))[rows]
+    x = trace.x[rows, 0]
     second = np.full(len(x), np.nan)
-    for k, value in enumerate(x):
+    for i, value in enumerate(x):
         if math.isfinite(value):
             try:
-                second[k] = problem.hessian(trace.x[k])[0, 0]
+                second[i] = problem.hessian(trace.x[ks[i]])[0, 0]
             except ArithmeticError:
                 pass
     with np.errstate(all="ignore"):
         inverse = np.where(second != 0, 1.0 / second, np.nan)
-    return pd.DataFrame({"k": np.arange(len(x)), "x_k": x, "f(x_k)": trace.f, "f'(x_k)": trace.grad[:, 0],
-                         "f''(x_k)": second, "η_k": trace.step_size, "1/f''(x_k)": inverse})
+    return pd.DataFrame({"k": ks, "x_k": x, "f(x_k)": trace.f[rows], "f'(x_k)": trace.grad[rows, 0],
+                         "f''(x_k)": second, "η_k": trace.step_size[rows], "1/f''(x_k)": inverse})

@@ -1,0 +1,21 @@
+"""What one page run may cost the server, whatever a link asks: the one place for these limits.
+
+A class shares one server process: one Python, one GIL, so a page that computes for 40 s makes
+every other visitor wait. Every page run is therefore bounded in the work it does (method runs
+and sweeps stop at a wall-clock budget with the status ``time_limit``; work stops when its
+visitor leaves or asks for something else) and in the bytes it sends (tables are sent a page of
+rows at a time, charts draw thinned traces, long formulas are shown entry by entry). README
+"Hosting a class" gives what these limits cost and buy, measured.
+"""
+
+from __future__ import annotations
+
+RUNS_BUDGET_S = 1.2  # wall time for all method runs of one page run, shared among the methods
+SWEEP_BUDGET_S = 1.2  # wall time for all runs of one learning-rate sweep
+TABLE_ROWS = 100  # rows of an iteration table sent at once (the window follows the selected k)
+CHART_POINTS = 400  # iterates per method drawn in a chart; longer traces are thinned
+LATEX_CHARS = 4_000  # a formula longer than this is not typeset as one block
+TEXT_CHARS = 20_000  # ... and at most this much of its source is shown as text
+TRACE_CACHE_BYTES = 96 * 2 ** 20  # pickled traces kept for reruns (server-wide)
+SWEEP_CACHE_BYTES = 16 * 2 ** 20  # pickled sweep summaries kept (server-wide)
+PROBLEM_CACHE_BYTES = 48 * 2 ** 20  # compiled problems kept, counted by their pickled derivation
