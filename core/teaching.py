@@ -315,9 +315,11 @@ def learning_rate_grid(low: float, high: float, count: int, include: Sequence[fl
     return np.unique(np.concatenate([grid, np.array(extra, dtype=float)]))
 
 
-def default_rate_range(problem: Problem, x0: Sequence[float]) -> tuple[float, float, str]:
+def default_rate_range(problem: Problem, x0: Sequence[float],
+                       bounds: tuple[float, float] = (1e-12, 100.0)) -> tuple[float, float, str]:
     """A range that shows all behaviours: from 1/25 of the local stability limit 2/lambda_max(H(x0))
-    to 4 % beyond it. Returns (low, high, how it was chosen)."""
+    to 4 % beyond it, clamped into ``bounds`` (what the page's inputs accept) with low < high.
+    Returns (low, high, how it was chosen)."""
     try:
         eigenvalues = np.linalg.eigvalsh(problem.hessian(np.asarray(x0, dtype=float)))
     except (EvaluationError, np.linalg.LinAlgError):
@@ -325,8 +327,17 @@ def default_rate_range(problem: Problem, x0: Sequence[float]) -> tuple[float, fl
     top = float(np.max(eigenvalues))
     if math.isfinite(top) and top > 0:
         limit = 2.0 / top
-        return limit / 25, limit * 26 / 25, f"from (2/λmax)/25 to 1.04·(2/λmax), λmax = {top:.4g} of H(x₀)"
-    return 1e-3, 1.0, "H(x₀) has no positive eigenvalue: a generic range 0.001 .. 1"
+        low, high = limit / 25, limit * 26 / 25
+        how = f"from (2/λmax)/25 to 1.04·(2/λmax), λmax = {top:.4g} of H(x₀)"
+    else:
+        low, high = 1e-3, 1.0
+        how = "H(x₀) has no positive eigenvalue: a generic range 0.001 .. 1"
+    floor, ceiling = bounds
+    clamped_low = min(max(low, floor), ceiling / 26)  # keep room for a range above it
+    clamped_high = min(max(high, clamped_low * 26), ceiling)
+    if (clamped_low, clamped_high) != (low, high):
+        how += f", clamped into the allowed {floor:g} .. {ceiling:g}"
+    return clamped_low, clamped_high, how
 
 
 def sweep_learning_rates(problem: Problem, x0: Sequence[float], etas: Sequence[float],

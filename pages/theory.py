@@ -119,7 +119,7 @@ def per_step() -> None:
     with left:
         taylor_derivation(comparison, k)
     with right:
-        rates = observed[method]
+        rates = observed[trace.method]  # the picked method's own ratios
         st.markdown(f"**Measured at step k = {k}**")
         for label, field in RATIO_FIELDS.items():
             values = getattr(rates, field)

@@ -99,6 +99,17 @@ def test_learning_rate_page_with_user_range_and_picked_run():
     assert any("$1-0.25\\cdot(8) = -1$: flips sign, same size: pure oscillation" in m.value for m in at.markdown)
 
 
+@pytest.mark.parametrize("f, x0", [("x^2/100", "3"), ("0.01x^2+0.01y^2", "1,1"), ("x^4", "0.01")])
+def test_learning_rate_page_flat_functions_get_a_range_inside_the_box(f, x0):
+    """2/λmax is 100 or more here: the default range is clamped into the inputs' 1e-12 .. 100."""
+    at = open_page("pages/learning_rate.py", f=f, x0=x0)
+    assert not at.error, [e.value for e in at.error]
+    low, high = at.number_input(key="lr_sweep_lo").value, at.number_input(key="lr_sweep_hi").value
+    assert 0 < low < high <= 100
+    assert len(frame_with(at, "reason")) >= 5  # a sweep ran and is tabled
+    assert any("clamped into the allowed" in c.value for c in at.caption)
+
+
 def test_learning_rate_page_bad_range_is_an_error():
     at = open_page("pages/learning_rate.py")
     at.number_input(key="lr_sweep_lo").set_value(0.5)
@@ -169,6 +180,20 @@ def test_theory_page_iterate_section_uses_the_users_g_and_h():
     latex = "\n".join(l.value for l in at.latex)
     assert "g^\\top g = 15300" in latex and "g^\\top H g = 117000" in latex
     assert "0.130769" in latex
+
+
+def test_theory_page_measured_at_step_k_shows_the_picked_methods_ratios():
+    """The methods in another order, gd last: the ratios shown are gd-optimal's (36/325 at k = 0
+    on 4x² + y² from (15, 15)), not those of whichever method came last."""
+    at = open_page("pages/theory.py", f="4x^2+y^2", x0="15,15", methods="gd-optimal,newton,gd", lr="0.2")
+    at.selectbox(key="theory_method").set_value("gd-optimal")
+    at.slider(key="theory_k").set_value(0)
+    at.run()
+    shown = [m.value for m in at.markdown if m.value.startswith("- f − f*: ratio")]
+    assert shown == [f"- f − f*: ratio `{36 / 325:.6g}`"], shown
+    at.selectbox(key="theory_method").set_value("gd").run()
+    shown = [m.value for m in at.markdown if m.value.startswith("- f − f*: ratio")]
+    assert shown == ["- f − f*: ratio `0.36`"], shown  # gd with η = 0.2: (1 − 0.2·8)² = 0.36 along x
 
 
 def test_theory_page_indefinite_quadratic_says_so():
