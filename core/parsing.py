@@ -334,6 +334,13 @@ def _check_ast(tree: ast.Expression, names: set[str]) -> None:
             raise ParseError(f"number too large (constants must stay below {MAX_CONSTANT:.0e})")
 
 
+def _has_complex_constant(expr: sp.Expr) -> bool:
+    """A constant power that sympy keeps unevaluated but that is not real: (-1)^(1/3) is the
+    principal cube root, a complex number, and every evaluation of f would fail on it."""
+    return any(power.base.is_number and power.exp.is_number and power.base.is_negative
+               and not power.exp.is_integer for power in expr.atoms(sp.Pow))
+
+
 def _normalise(text: str, declared: set[str] | None) -> tuple[str, list[str]]:
     """Gates 1 and 2: check the raw text, read every token, and rebuild the text with names
     resolved and tokens joined by single spaces; also the variable names used. No sympy."""
@@ -405,7 +412,7 @@ def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = No
         raise ParseError(f"cannot build the expression: {err}") from None
     if not isinstance(expr, sp.Expr):
         raise ParseError("the text is not a mathematical expression")
-    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I):
+    if expr.has(sp.zoo, sp.nan, sp.oo, -sp.oo, sp.I) or _has_complex_constant(expr):
         raise ParseError(UNDEFINED_MESSAGE)
     if not names:
         raise ParseError("the function has no variables: use at least one, e.g. x")

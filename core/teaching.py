@@ -97,8 +97,15 @@ def quadratic_constants(problem: Problem, x0: Sequence[float] | None = None) -> 
     condition = float(magnitudes.max() / magnitudes.min()) if magnitudes.min() > 0 else math.inf
     stationary = f_star = None
     if math.isfinite(condition):
-        stationary = x - np.linalg.solve(hessian, problem.gradient(x))
-        f_star = problem.value(stationary)
+        # Any point locates it (f is quadratic); where g overflows at x0 (x0 near 1e308) the
+        # origin does.
+        for origin in (x, np.zeros(problem.n)):
+            try:
+                stationary = origin - np.linalg.solve(hessian, problem.gradient(origin))
+                f_star = problem.value(stationary)
+                break
+            except EvaluationError:
+                stationary = f_star = None
     if kind == "positive definite":
         lo, hi = float(eigenvalues[0]), float(eigenvalues[-1])
         kappa = hi / lo
@@ -517,6 +524,7 @@ def loglog_order(errors: np.ndarray, floor: float = 0.0) -> tuple[float, str]:
     return float(slope), where
 
 
+@np.errstate(over="ignore", invalid="ignore")  # a start near 1e308: errors of inf are not rates (nan below)
 def observed_rates(problem: Problem, trace: Trace, f_best: float | None = None) -> ObservedRates:
     """Measured convergence ratios, rates and order of one trace.
 

@@ -377,3 +377,16 @@ def test_large_polynomial_power_is_derived_well_within_the_limit():
 def test_two_numbers_in_a_row_are_refused(text: str) -> None:
     with pytest.raises(ParseError, match="two numbers in a row"):
         parse_function(text)
+
+
+@pytest.mark.parametrize("text", ["(-1)^(1/3) x^2 + y^2", "(-8)^(1/3) x", "(-2)^0.5 x", "log(-1) x"])
+def test_complex_constants_are_refused(text):
+    """sympy keeps (-1)^(1/3) unevaluated (a complex principal root): every page that evaluated
+    H at x0 showed a traceback."""
+    with pytest.raises(ParseError, match="undefined or complex"):
+        parse_function(text)
+
+
+@pytest.mark.parametrize("text", ["(-1)^2 x", "(-2)^3 x^2", "x^(1/3)", "2^(1/2) x", "(-x)^(1/3)"])
+def test_real_constant_powers_and_powers_of_variables_stay(text):
+    parse_function(text)
