@@ -311,8 +311,9 @@ class LinkClient:
         from websockets.sync.client import connect
 
         port = urlsplit(base_url).port
-        self.socket = connect(f"ws://{HOST}:{port}/_stcore/stream", subprotocols=["streamlit"],
-                              max_size=None, open_timeout=60, proxy=None)
+        self._connection = connect(f"ws://{HOST}:{port}/_stcore/stream", subprotocols=["streamlit"],
+                                   max_size=None, open_timeout=60, proxy=None)
+        self.socket = self._connection.__enter__()
 
     def visit(self, page: str, query: str, timeout: float = 180.0) -> LinkVisit:
         from streamlit.proto.BackMsg_pb2 import BackMsg
@@ -346,7 +347,7 @@ class LinkClient:
                 return visit
 
     def close(self) -> None:
-        self.socket.close()
+        self._connection.__exit__(None, None, None)
 
     def __enter__(self) -> "LinkClient":
         return self

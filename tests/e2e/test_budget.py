@@ -1,0 +1,85 @@
+"""What one link can cost the served app: heavy links on every page, measured without a browser.
+
+Each case opens a Streamlit session over the websocket (tests/e2e/support.LinkClient), asks for one
+page run of a link and reads everything the server sends until the run finishes. Server CPU is
+read from /proc for the server process and, separately, its sympy workers (parse + derivatives run
+there, bounded by their own time limit). Every case uses a function nobody opened before, so
+nothing comes from a cache. The figures go to artifacts/budget_report.json.
+
+Targets (issue "One server, a whole class"): every page of every link <= 3 CPU-seconds of the
+server process and <= 3 MB sent; no traceback.
+
+Run: ``python -m pytest -s -m load tests/e2e/test_budget.py``.
+"""
+
+from __future__ import annotations
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+
+from core import METHODS
+
+from .support import ARTIFACTS, LinkClient, StreamlitServer, cpu_seconds, mib
+
+pytestmark = pytest.mark.load
+
+PAGES = ("", "derivatives", "learning_rate", "theory", "one_d")
+SERVER_CPU_S = 3.0
+SENT_BYTES = 3 * 10 ** 6
+ALL_METHODS = ",".join(METHODS)
+BOUNDS = {"max_iter": "20000", "tol": "1e-15", "lr": "1e-12", "methods": ALL_METHODS}
+VARIABLES = [f"x{i}" for i in range(1, 21)]
+
+
+def heavy_links() -> list[tuple[str, str, dict[str, str]]]:
+    """(name, page, query): every bound of the app at its limit, in three shapes of f."""
+    sines = "*".join(f"sin({v})" for v in VARIABLES)  # H: 400 entries, each a product of 18 sines
+    tower = "tanh(" * 8 + "+".join(VARIABLES) + ")" * 8  # nested: ||g|| stays just above tol ...
+    smooth = "1e6*(" + "+".join(f"{v}^2" for v in VARIABLES) + ")"  # ... under a huge smooth term
+    nested = "sin(" * 12 + "x" + ")" * 12  # one variable, a LaTeX of its Hessian in the 100,000s
+    cases = []
+    for i, page in enumerate(PAGES):
+        start20 = ",".join(["1"] * 20)
+        cases.append((f"sines-20-{page or 'compare'}", page, {"f": f"{sines} + {i}", "x0": start20, **BOUNDS}))
+        cases.append((f"tanh-tower-{page or 'compare'}", page,
+                      {"f": f"{tower} + {smooth} + {i}", "x0": start20, **BOUNDS}))
+        cases.append((f"nested-sin-{page or 'compare'}", page, {"f": f"{nested} + {i + 1}x^2", "x0": "1", **BOUNDS}))
+    return cases
+
+
+@pytest.fixture(scope="module")
+def budget_server(chromium_ready):
+    server = StreamlitServer(name="budget").start()
+    with LinkClient(server.url) as client:  # imports and a warm worker, as any first visitor pays
+        client.visit("", "f=x%5E2")
+    yield server
+    server.stop()
+
+
+def test_heavy_links_cost_a_bounded_amount(budget_server) -> None:
+    server, rows, failures = budget_server, [], []
+    for name, page, query in heavy_links():
+        tree = server.tree()
+        server_before, workers_before = cpu_seconds(tree[:1]), cpu_seconds(tree[1:])
+        with LinkClient(server.url) as client:
+            visit = client.visit(page, urlencode(query))
+        tree = server.tree()
+        row = {"case": name, "page": page or "compare", "wall_s": round(visit.seconds, 2),
+               "server_cpu_s": round(cpu_seconds(tree[:1]) - server_before, 2),
+               "worker_cpu_s": round(max(cpu_seconds(tree[1:]) - workers_before, 0.0), 2),
+               "sent_mb": round(visit.bytes_received / 1e6, 3), "rss_mib": mib(server.rss()[0]),
+               "finished": visit.finished, "exceptions": visit.exceptions[:2]}
+        rows.append(row)
+        print(json.dumps(row))
+        if visit.exceptions:
+            failures.append(f"{name}: traceback on the page: {visit.exceptions[:1]}")
+        if row["server_cpu_s"] > SERVER_CPU_S:
+            failures.append(f"{name}: {row['server_cpu_s']} CPU-s of the server process > {SERVER_CPU_S}")
+        if visit.bytes_received > SENT_BYTES:
+            failures.append(f"{name}: {row['sent_mb']} MB sent > {SENT_BYTES / 1e6:g}")
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "budget_report.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False))
+    assert not failures, "\n".join(failures)
+    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
