@@ -15,13 +15,17 @@ Run: ``python -m pytest -s -m load tests/e2e/test_budget.py``.
 from __future__ import annotations
 
 import json
+import statistics
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import urlencode
 
 import pytest
 
 from core import METHODS
 
-from .support import ARTIFACTS, LinkClient, StreamlitServer, cpu_seconds, mib
+from .support import ARTIFACTS, LinkClient, MemorySampler, StreamlitServer, cpu_seconds, mib
 
 pytestmark = pytest.mark.load
 
@@ -87,3 +91,63 @@ def test_heavy_links_cost_a_bounded_amount(budget_server) -> None:
     (ARTIFACTS / "budget_report.json").write_text(json.dumps(rows, indent=2, ensure_ascii=False))
     assert not failures, "\n".join(failures)
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
+
+
+def ordinary_visit(server: StreamlitServer, i: int) -> float:
+    """Seconds until the server finished an ordinary page: Compare, a new 4x² + y² + i."""
+    with LinkClient(server.url) as client:
+        return client.visit("", urlencode({"f": f"4x^2 + y^2 + {i}", "x0": "15,15"})).seconds
+
+
+def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
+    """10 heavy Compare links at the same moment: the server (and its workers) stay under 1 GiB.
+    3 heavy pages open (drawn, their visitors still connected): an ordinary visitor is served
+    within 1.5x of its time on the idle server. An ordinary visitor arriving while 3 heavy pages
+    are still computing is measured and reported (the GIL is shared: see README)."""
+    server = budget_server
+    sines = next(q for name, _, q in heavy_links() if name == "sines-20-compare")
+    idle = statistics.median(ordinary_visit(server, i) for i in range(3))
+    report: dict = {"ordinary_idle_s": round(idle, 2)}
+    with MemorySampler(server) as memory:
+        drawn = threading.Semaphore(0)
+
+        def heavy(j: int, keep_open: threading.Event | None = None) -> float:
+            query = dict(sines, f=f"{sines['f']} + {1000 + j}")
+            with LinkClient(server.url) as client:
+                seconds = client.visit("", urlencode(query)).seconds
+                drawn.release()
+                if keep_open is not None:
+                    keep_open.wait(120)  # the visitor stays on the page
+                return seconds
+
+        with ThreadPoolExecutor(10) as pool:
+            heavy_seconds = list(pool.map(heavy, range(10)))
+        drawn = threading.Semaphore(0)
+        report["ten_heavy_wall_s"] = [round(s, 2) for s in heavy_seconds]
+        report["ten_heavy_peak_rss_mib"] = mib(memory.peak)
+
+        # 3 heavy pages arrive together with an ordinary visitor (half a second later).
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(heavy, 20 + j) for j in range(3)]
+            time.sleep(0.5)
+            report["ordinary_while_3_heavy_compute_s"] = round(ordinary_visit(server, 100), 2)
+            report["those_3_heavy_wall_s"] = [round(f.result(), 2) for f in futures]
+        drawn = threading.Semaphore(0)
+
+        # 3 heavy pages drawn and still open: then an ordinary visitor.
+        keep_open = threading.Event()
+        with ThreadPoolExecutor(3) as pool:
+            futures = [pool.submit(heavy, 40 + j, keep_open) for j in range(3)]
+            for _ in futures:  # their page runs have finished; their sessions stay open
+                assert drawn.acquire(timeout=120)
+            report["ordinary_with_3_heavy_open_s"] = round(statistics.median(
+                ordinary_visit(server, 200 + i) for i in range(3)), 2)
+            keep_open.set()
+            [f.result() for f in futures]
+        report["peak_rss_mib"] = mib(memory.peak)
+    print(json.dumps(report))
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    (ARTIFACTS / "budget_concurrency_report.json").write_text(json.dumps(report, indent=2))
+    assert memory.peak < 2 ** 30, report
+    assert report["ordinary_with_3_heavy_open_s"] <= 1.5 * idle + 0.2, report
+
