@@ -18,4 +18,4 @@ LATEX_CHARS = 4_000  # a formula longer than this is not typeset as one block
 TEXT_CHARS = 20_000  # ... and at most this much of its source is shown as text
 TRACE_CACHE_BYTES = 96 * 2 ** 20  # pickled traces kept for reruns (server-wide)
 SWEEP_CACHE_BYTES = 16 * 2 ** 20  # pickled sweep summaries kept (server-wide)
-PROBLEM_CACHE_BYTES = 48 * 2 ** 20  # compiled problems kept, counted by their pickled derivation
+PROBLEM_CACHE_BYTES = 12 * 2 ** 20  # compiled problems kept, counted by their pickled derivation (~7x that resident)
