@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .linalg import condition, numerically_singular, signs
 from .problem import Problem
 from .run import classify_stationary_point
 
@@ -26,9 +27,10 @@ class LocalAnalysis:
     optimal_rate: float | None  # g'g / g'Hg when g'Hg > 0
 
 
-def definiteness(eigenvalues: np.ndarray, rtol: float = 1e-12) -> str:
-    threshold = rtol * max(1.0, float(np.abs(eigenvalues).max()))
-    positive, negative = eigenvalues > threshold, eigenvalues < -threshold
+def definiteness(eigenvalues: np.ndarray) -> str:
+    """Definiteness of a symmetric matrix from its eigenvalues; an eigenvalue below the shared
+    conditioning threshold (core.linalg) counts as zero."""
+    positive, negative = signs(eigenvalues)
     if positive.all():
         return "positive definite"
     if negative.all():
@@ -56,15 +58,14 @@ def local_analysis(problem: Problem, x: np.ndarray) -> LocalAnalysis:
     x = np.asarray(x, dtype=float)
     f, g, hessian = problem.value(x), problem.gradient(x), problem.hessian(x)
     eigenvalues = np.linalg.eigvalsh(hessian)
-    magnitudes = np.abs(eigenvalues)
-    condition = float(magnitudes.max() / magnitudes.min()) if magnitudes.min() > 0 else math.inf
+    kappa = condition(eigenvalues)
     try:
-        newton = np.linalg.solve(hessian, -g) if math.isfinite(condition) else None
+        newton = None if numerically_singular(eigenvalues) else np.linalg.solve(hessian, -g)
     except np.linalg.LinAlgError:
         newton = None
     curvature = float(g @ hessian @ g)
     return LocalAnalysis(
-        x=x, f=f, g=g, hessian=hessian, eigenvalues=eigenvalues, condition=condition,
+        x=x, f=f, g=g, hessian=hessian, eigenvalues=eigenvalues, condition=kappa,
         definiteness=definiteness(eigenvalues), steepest=-g, newton=newton,
         angle_deg=angle_between(newton, -g) if newton is not None else math.nan,
         optimal_rate=float(g @ g) / curvature if curvature > 0 else None,

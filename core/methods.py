@@ -16,11 +16,11 @@ from typing import ClassVar
 
 import numpy as np
 
-from .problem import Problem
+from .linalg import MAX_CONDITION, condition
+from .problem import EvaluationError, Problem
 
-# Newton is refused (status singular_hessian) when H is this ill-conditioned: beyond ~1/eps
-# the solve returns digits that mean nothing.
-MAX_CONDITION = 1e13
+EPS = float(np.finfo(float).eps)
+
 
 
 class OptionsError(ValueError):
@@ -96,6 +96,9 @@ class Method:
     update_latex: ClassVar[str]  # the update rule, shown beside the method's results
     needs_hessian: ClassVar[bool] = False
     options_used: ClassVar[tuple[str, ...]] = ()
+    # The step depends on x alone (no state carried between steps): once x + step == x, every
+    # later step is the same and x never moves again.
+    memoryless: ClassVar[bool] = True
 
     def __init__(self, problem: Problem, options: Options) -> None:
         self.problem, self.options = problem, options
@@ -122,27 +125,64 @@ def get_method(method_id: str) -> type[Method]:
         raise OptionsError(f"unknown method {method_id!r}; known: {', '.join(METHODS)}") from None
 
 
+# Two values of f closer than this (relative) are the same number to f's own rounding: a sum of
+# terms loses a few ulps of its largest term, so a few dozen eps, not one.
+F_ROUNDING = 64 * EPS
+
+
+def within_rounding(a: float, b: float) -> bool:
+    """f cannot tell a from b: they differ by less than its rounding."""
+    return abs(a - b) <= F_ROUNDING * max(abs(a), abs(b))
+
+
 def backtracking(problem: Problem, point: Point, direction: np.ndarray, options: Options,
-                 initial: float = 1.0) -> tuple[float, int]:
+                 initial: float = 1.0) -> tuple[float, int, bool]:
     """Armijo backtracking: the first eta = initial * shrink^j with
-    f(x + eta d) <= f(x) + c1 eta g'd (and f actually lower). Returns (eta, j); points where f
-    is undefined fail the test; MethodStop('line_search_failed') when no j <= max_backtracks works.
+    f(x + eta d) <= f(x) + c1 eta g'd (and f actually lower). Returns (eta, j, by_gradient).
+
+    The precision-limit rule: where f(x + eta d) and f(x) are equal to f's rounding, f cannot
+    judge the step (near a minimum the decrease c1 eta g'd falls below the last digit of f, and
+    a constant added to f moves that digit), so the trial is judged by the gradient instead: it
+    is accepted when ||g|| decreases by the factor 1 - c1 (``by_gradient`` True). Points where f
+    is undefined fail.
+    MethodStop('precision_limit') when no trial works and f could not resolve them;
+    MethodStop('line_search_failed') when none works otherwise.
     """
     slope = float(point.g @ direction)
     if not slope < 0:
         raise MethodStop("line_search_failed", f"the direction is not a descent direction (g'd = {slope:.3g})")
-    eta = initial
+    eta, unresolved = initial, 0
+    grad_norm = float(np.linalg.norm(point.g))
     for backtracks in range(options.max_backtracks + 1):
-        trial = problem.value_or_inf(point.x + eta * direction)
+        x_trial = point.x + eta * direction
+        trial = problem.value_or_inf(x_trial)
         # Strict decrease too: when c1*eta*g'd is below the rounding of f (a large constant in
         # f), "trial <= f + c1 eta g'd" would accept trial == f and loop without progress.
         if trial <= point.f + options.c1 * eta * slope and trial < point.f:
-            return eta, backtracks
+            return eta, backtracks, False
+        if math.isfinite(trial) and within_rounding(trial, point.f):
+            unresolved += 1
+            try:
+                # a sufficient decrease of ||g|| too: a bare one accepted steps that flip across the
+                # minimum and back with ||g|| shrinking by 1e-8 per step
+                if float(np.linalg.norm(problem.gradient(x_trial))) <= (1 - options.c1) * grad_norm:
+                    return eta, backtracks, True
+            except EvaluationError:
+                pass
         eta *= options.shrink
+    if unresolved:
+        raise MethodStop("precision_limit",
+                         f"f cannot resolve a further decrease here (its changes along the step are below its "
+                         f"rounding, |f| = {abs(point.f):.6g}) and no shorter step reduced ||g||: the precision "
+                         f"limit is reached at ||g|| = {grad_norm:.2g}")
     raise MethodStop("line_search_failed",
                      f"no trial step decreased f enough after {options.max_backtracks} reductions of the step: "
-                     "the decrease is below floating-point precision here, or f is undefined or overflows "
-                     "at every trial point")
+                     "f is undefined or overflows at every trial point, or rises along the whole line")
+
+
+def backtrack_note(backtracks: int, by_gradient: bool) -> str:
+    """The decision text of a line-search step."""
+    return f"{backtracks} backtracks" + ("; accepted on ||g|| (f's change is below its rounding)" if by_gradient else "")
 
 
 def _newton_direction(hessian: np.ndarray, g: np.ndarray) -> np.ndarray:
@@ -183,9 +223,14 @@ class OptimalRateGradientDescent(Method):
     def step(self, point: Point) -> Step:
         g = point.g
         curvature = float(g @ point.hessian @ g)
-        if not curvature > 0:
+        # g'Hg is computed with an error of about n eps ||g||^2 ||H||: a value below that is zero
+        # to rounding (sqrt(x^2+y^2) from (1, 1): exactly 0, computed as 5e-35 -> eta = 2e34).
+        allowance = 8 * g.size * EPS * float(g @ g) * float(np.linalg.norm(point.hessian))
+        if not curvature > allowance:
+            what = f"g'Hg = {curvature:.3g} <= 0" if curvature <= 0 else \
+                f"g'Hg = {curvature:.3g} is zero to rounding (below 8n·eps·||g||²·||H|| = {allowance:.2g})"
             raise MethodStop("negative_curvature",
-                             f"g'Hg = {curvature:.3g} <= 0: the quadratic model along -g has no minimum, "
+                             f"{what}: the quadratic model along -g has no minimum, "
                              "so the optimal rate g'g/g'Hg is undefined")
         return Step(-g, float(g @ g) / curvature)
 
@@ -212,8 +257,8 @@ class ArmijoGradientDescent(Method):
     options_used = ("c1", "shrink")
 
     def step(self, point: Point) -> Step:
-        eta, backtracks = backtracking(self.problem, point, -point.g, self.options)
-        return Step(-point.g, eta, f"{backtracks} backtracks")
+        eta, backtracks, by_gradient = backtracking(self.problem, point, -point.g, self.options)
+        return Step(-point.g, eta, backtrack_note(backtracks, by_gradient))
 
 
 @register
@@ -231,17 +276,21 @@ class DampedNewton(Method):
 
     def step(self, point: Point) -> Step:
         hessian = point.hessian
-        try:
-            np.linalg.cholesky(hessian)  # succeeds exactly when H is positive definite
-            direction = _newton_direction(hessian, point.g)
-            decision = "Newton direction"
-        except (np.linalg.LinAlgError, MethodStop):
-            eigenvalues, vectors = np.linalg.eigh(hessian)
+        eigenvalues, vectors = np.linalg.eigh(hessian)
+        direction = None
+        if eigenvalues.min() > 0:  # positive definite
+            try:
+                direction, decision = _newton_direction(hessian, point.g), "Newton direction"
+            except MethodStop:  # ... but too ill-conditioned to solve: say so, not "not positive definite"
+                why = f"H ill-conditioned, κ = {condition(eigenvalues):.2g} > {MAX_CONDITION:.0e}"
+        else:
+            why = f"H not positive definite, min eigenvalue {eigenvalues.min():.3g}"
+        if direction is None:
             floor = 1e-8 * max(1.0, float(np.abs(eigenvalues).max()))
             direction = -vectors @ ((vectors.T @ point.g) / np.maximum(np.abs(eigenvalues), floor))
-            decision = f"fallback |H| (H not positive definite, min eigenvalue {eigenvalues.min():.3g})"
-        eta, backtracks = backtracking(self.problem, point, direction, self.options)
-        return Step(direction, eta, f"{decision}; {backtracks} backtracks")
+            decision = f"fallback |H| ({why})"
+        eta, backtracks, by_gradient = backtracking(self.problem, point, direction, self.options)
+        return Step(direction, eta, f"{decision}; {backtrack_note(backtracks, by_gradient)}")
 
 
 @register
@@ -253,6 +302,7 @@ class Momentum(Method):
     short_label = "Momentum"
     update_latex = r"\begin{gathered}v_{k+1} = \beta v_k - g_k\\ x_{k+1} = x_k + \eta\, v_{k+1}\end{gathered}"
     options_used = ("lr", "beta")
+    memoryless = False  # the velocity keeps growing while x stands still
 
     def __init__(self, problem: Problem, options: Options) -> None:
         super().__init__(problem, options)
@@ -274,6 +324,7 @@ class BFGS(Method):
                     r"B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top) + \rho s s^\top\\"
                     r"s, y = \Delta x_k, \Delta g_k,\ \rho = 1/y^\top s\end{gathered}")
     options_used = ("c1", "shrink")
+    memoryless = False
 
     def __init__(self, problem: Problem, options: Options) -> None:
         super().__init__(problem, options)
@@ -299,6 +350,6 @@ class BFGS(Method):
         direction = -estimate @ point.g
         if not float(point.g @ direction) < 0:  # rounding broke positive definiteness
             self.inverse_hessian, direction, decision = None, -point.g, "reset B = I"
-        eta, backtracks = backtracking(self.problem, point, direction, self.options)
+        eta, backtracks, by_gradient = backtracking(self.problem, point, direction, self.options)
         self.previous = point
-        return Step(direction, eta, f"{decision}; {backtracks} backtracks")
+        return Step(direction, eta, f"{decision}; {backtrack_note(backtracks, by_gradient)}")

@@ -9,6 +9,7 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from .linalg import signs
 from .methods import MethodStop, Options, OptionsError, Point, get_method
 from .problem import EvaluationError, Problem
 
@@ -20,15 +21,21 @@ STATUSES: dict[str, str] = {
     "negative_curvature": "g'Hg <= 0",
     "domain_error": "outside the domain",
     "line_search_failed": "line search failed",
+    "precision_limit": "stopped at the precision limit",
+    "stalled": "stalled: the step is below float resolution",
     "time_limit": "stopped by the time budget",
 }
-STATIONARY_KINDS = ("minimum", "maximum", "saddle", "degenerate")
+# "flat": ||g|| <= tol where f is merely flat (an asymptote), with no stationary point in reach.
+STATIONARY_KINDS = ("minimum", "maximum", "saddle", "degenerate", "flat")
 
 # f has "blown up" once it moved this many times its starting scale away from f(x_0): far
 # beyond anything a converging run does, reached within a few hundred steps by a diverging one.
 BLOW_UP_FACTOR = 1e12
 MAX_NORM_X = 1e100
 STOP_CHECK_EVERY = 16  # steps between two calls of a run's should_stop (it may cost a lock)
+STALL_STEPS = 100  # a method with state (momentum, BFGS) is stalled after this many steps with x unchanged
+FLAT_PROBE_STEPS = 3  # Newton steps taken from the end point to tell a degenerate point from a flat region
+FLAT_SHRINK = 0.8  # ... they must shrink at least this much per step to be heading for a point
 
 
 class RunCancelled(Exception):
@@ -118,13 +125,11 @@ class Trace:
         ]
 
 
-def classify_stationary_point(hessian: np.ndarray, rtol: float = 1e-12) -> str:
+def classify_stationary_point(hessian: np.ndarray) -> str:
     """minimum / maximum / saddle from the signs of H's eigenvalues; 'degenerate' when one is
-    zero to within rtol * max(1, max|eigenvalue|) and the others do not already make it a saddle.
-    rtol matches the conditioning beyond which Newton's solve is refused (1e13)."""
-    eigenvalues = np.linalg.eigvalsh(hessian)
-    threshold = rtol * max(1.0, float(np.abs(eigenvalues).max()))
-    positive, negative = eigenvalues > threshold, eigenvalues < -threshold
+    zero to working precision (core.linalg: the conditioning beyond which Newton's solve is
+    refused) and the others do not already make it a saddle."""
+    positive, negative = signs(np.linalg.eigvalsh(hessian))
     if positive.any() and negative.any():
         return "saddle"
     if positive.all():
@@ -140,16 +145,43 @@ def classify_stationary_point(hessian: np.ndarray, rtol: float = 1e-12) -> str:
 FLAT_NEWTON_STEP = 1e-4
 
 
+def _newton_steps(problem: Problem, x: np.ndarray, g: np.ndarray, hessian: np.ndarray) -> list[float]:
+    """Lengths of up to FLAT_PROBE_STEPS pure Newton steps from x (fewer where one fails)."""
+    lengths = []
+    for _ in range(FLAT_PROBE_STEPS):
+        try:
+            step = np.linalg.solve(hessian, -g)
+            lengths.append(float(np.linalg.norm(step)))
+            x = x + step
+            g, hessian = problem.gradient(x), problem.hessian(x)
+        except (EvaluationError, np.linalg.LinAlgError):
+            break
+    return lengths
+
+
 def _classify_end(problem: Problem, x: np.ndarray, g: np.ndarray) -> tuple[str | None, str]:
-    """Kind of stationary point at the last iterate, and the remark for the message."""
+    """Kind of stationary point at the last iterate, and the remark for the message.
+
+    Where H says minimum or maximum but the Newton step is not small (the curvature is as small as
+    the gradient), f is flat here. Newton steps from x then tell which flat: steps that shrink
+    head for a point where H is singular (x^4 near 0: a degenerate minimum); steps that do not
+    shrink head nowhere (exp(x) far to the left: steps of length 1 for ever): a flat region.
+    """
     try:
         hessian = problem.hessian(x)
         kind = classify_stationary_point(hessian)
         if kind in ("minimum", "maximum"):
             newton_step = float(np.linalg.norm(np.linalg.solve(hessian, g)))
             if newton_step > FLAT_NEWTON_STEP * max(1.0, float(np.linalg.norm(x))):
-                return "degenerate", (f"; degenerate: the curvature is as small as the gradient here "
-                                      f"(Newton step {newton_step:.2g}), f is flat rather than at a clear {kind}")
+                lengths = _newton_steps(problem, x, g, hessian)
+                shown = ", ".join(f"{v:.2g}" for v in lengths)
+                if len(lengths) < 2 or lengths[-1] > FLAT_SHRINK ** (len(lengths) - 1) * lengths[0]:
+                    return "flat", (f"; a flat region, not a {kind}: g and H both nearly vanish here and Newton "
+                                    f"steps from x do not shrink (lengths {shown}): f keeps changing slowly "
+                                    "with no stationary point within reach")
+                return "degenerate", (f"; degenerate: the curvature is as small as the gradient here (Newton "
+                                      f"steps {shown} shrink towards a point where H is singular): f is flat "
+                                      f"rather than at a clear {kind}")
     except (EvaluationError, np.linalg.LinAlgError):
         return None, ""
     if kind == "degenerate":
@@ -189,6 +221,8 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
     xs, fs, gs, directions, step_sizes, decisions = [], [], [], [], [], []
     status = message = None
     f0 = None
+    unchanged = 0  # steps in a row that left x bit for bit where it was
+    stall_after = 1 if rule_class.memoryless else STALL_STEPS
     for k in range(options.max_iter + 1):
         xs.append(x)
         try:
@@ -218,6 +252,15 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
             status = "converged"
             message = f"converged in {k} step{'' if k == 1 else 's'}: ||g|| = {math.sqrt(float(g @ g)):.2e} <= tol = {options.tol:g}"
             break
+        if unchanged >= stall_after:
+            dx = float(step_sizes[-1] * np.linalg.norm(directions[-1]))
+            spacing = float(np.spacing(np.abs(x).max()))
+            status = "stalled"
+            message = (f"stalled at k = {k}: the step ||Δx|| = {dx:.2g} is below the spacing of floating-point "
+                       f"numbers at x ({spacing:.2g}), so x_{k} = x_{k - 1}"
+                       + (f" (for {unchanged} steps)" if unchanged > 1 else "")
+                       + f"; ||g|| = {math.sqrt(float(g @ g)):.3g}")
+            break
         if k == options.max_iter:
             status = "max_iter"
             message = (f"stopped at max_iter = {k} steps with ||g|| = {math.sqrt(float(g @ g)):.3g} "
@@ -246,7 +289,9 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
         directions.append(np.asarray(step.direction, dtype=float))
         step_sizes.append(float(step.step_size))
         decisions.append(step.decision)
-        x = x + step.step_size * step.direction
+        x_next = x + step.step_size * step.direction
+        unchanged = unchanged + 1 if np.array_equal(x_next, x) else 0
+        x = x_next
         if not np.isfinite(x).all():
             xs.append(x)
             fs.append(math.nan)

@@ -28,6 +28,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from .analysis import LocalAnalysis, definiteness, local_analysis
+from .linalg import condition, numerically_singular
 from .methods import Options, OptionsError, get_method
 from .problem import EvaluationError, Problem
 from .run import Trace, run
@@ -93,10 +94,9 @@ def quadratic_constants(problem: Problem, x0: Sequence[float] | None = None) -> 
     hessian = problem.hessian(x)
     eigenvalues, eigenvectors = np.linalg.eigh(hessian)
     kind = definiteness(eigenvalues)
-    magnitudes = np.abs(eigenvalues)
-    condition = float(magnitudes.max() / magnitudes.min()) if magnitudes.min() > 0 else math.inf
+    kappa = condition(eigenvalues)
     stationary = f_star = None
-    if math.isfinite(condition):
+    if not numerically_singular(eigenvalues):
         # Any point locates it (f is quadratic); where g overflows at x0 (x0 near 1e308) the
         # origin does.
         for origin in (x, np.zeros(problem.n)):
@@ -126,7 +126,7 @@ def quadratic_constants(problem: Problem, x0: Sequence[float] | None = None) -> 
     return QuadraticConstants(
         hessian=hessian, eigenvalues=eigenvalues, eigenvectors=eigenvectors, definiteness=kind,
         stationary_point=stationary, f_star=f_star, stability_limit=None, best_rate=None,
-        best_contraction=None, steepest_descent_bound=None, condition=condition, reason=reason)
+        best_contraction=None, steepest_descent_bound=None, condition=kappa, reason=reason)
 
 
 NOT_QUADRATIC = ("f is not quadratic: its Hessian changes with x, so there is no single stability limit "
@@ -144,6 +144,7 @@ OUTCOMES: dict[str, str] = {
     "diverged": "diverged",
     "failed": "failed",
     "unfinished": "stopped by the time budget",
+    "stalled": "stalled: the step is below float resolution",
 }
 
 OSCILLATION_WINDOW = 50  # the last this-many steps of a run are examined
@@ -232,6 +233,8 @@ def classify_run(problem: Problem, trace: Trace) -> tuple[str, Oscillation]:
         return ("oscillating" if oscillation.oscillating else "crawl"), oscillation
     if trace.status == "time_limit":
         return "unfinished", oscillation
+    if trace.status == "stalled":
+        return "stalled", oscillation
     return "failed", oscillation
 
 
@@ -440,9 +443,10 @@ def hessian_settled(problem: Problem, trace: Trace) -> tuple[bool, str]:
         before = problem.hessian(trace.x[-2])
     except EvaluationError as err:
         return False, f"H is not defined at the last iterates ({err})"
-    smallest = float(np.min(np.abs(np.linalg.eigvalsh(last))))
+    eigenvalues = np.linalg.eigvalsh(last)
+    smallest = float(np.min(np.abs(eigenvalues)))
     change = float(np.linalg.norm(last - before, 2))
-    if smallest <= 1e-12 * max(1.0, float(np.max(np.abs(last)))):
+    if numerically_singular(eigenvalues):
         return False, "H is singular at the last iterate (a degenerate stationary point)"
     if change >= SETTLED_HESSIAN * smallest:
         return False, (f"H still changes by {change / smallest:.0%} of its smallest eigenvalue over the last step: "

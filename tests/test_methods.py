@@ -379,8 +379,9 @@ def test_backtracking_by_hand():
     p = problem(BOWL)
     x = np.array([1.0, 1.0])
     point = Point(x, p.value(x), p.gradient(x))
-    assert backtracking(p, point, -point.g, Options()) == (0.25, 2)
-    assert backtracking(p, point, -point.g, Options(shrink=0.1)) == pytest.approx((0.1, 1))
+    assert backtracking(p, point, -point.g, Options()) == (0.25, 2, False)
+    eta, backtracks, by_gradient = backtracking(p, point, -point.g, Options(shrink=0.1))
+    assert (eta, backtracks, by_gradient) == (pytest.approx(0.1), 1, False)
     with pytest.raises(MethodStop) as info:
         backtracking(p, point, -point.g, Options(max_backtracks=1))
     assert info.value.status == "line_search_failed"
@@ -392,7 +393,7 @@ def test_backtracking_demands_sufficient_decrease_not_just_decrease():
     p = problem("x^2")
     x = np.array([1.0])
     point = Point(x, p.value(x), p.gradient(x))
-    assert backtracking(p, point, -point.g, Options(c1=0.9)) == (1 / 16, 4)
+    assert backtracking(p, point, -point.g, Options(c1=0.9)) == (1 / 16, 4, False)
 
 
 def test_backtracking_treats_undefined_points_as_failures():
@@ -401,7 +402,7 @@ def test_backtracking_treats_undefined_points_as_failures():
     p = problem("x - log(x)")
     x = np.array([3.0])
     point = Point(x, p.value(x), p.gradient(x))
-    eta, backtracks = backtracking(p, point, -point.g, Options(), initial=6.0)
+    eta, backtracks, _ = backtracking(p, point, -point.g, Options(), initial=6.0)
     assert (eta, backtracks) == (3.0, 1)
 
 
@@ -494,3 +495,15 @@ def test_newton_refuses_a_numerically_singular_hessian():
     assert "numerically singular" in trace.message
     # ... but accepts a merely ill-conditioned one (condition 1e9, see above)
     assert run(problem("x^2 + 1e9 y^2"), [1, 1], "newton").status == "converged"
+
+
+def test_damped_newton_names_the_true_reason_for_its_fallback():
+    """Powell's badly scaled function from (0, 1): at k = 0 H is indefinite; from k = 13 H is
+    positive definite but kappa = 1.1e13 > 1e13, which Newton's solve refuses. The decision said
+    'H not positive definite' for both."""
+    p = build_problem("(10000*x*y - 1)^2 + (exp(-x) + exp(-y) - 1.0001)^2", timeout=None)
+    trace = run(p, [0, 1], "newton-damped", Options(max_iter=20))
+    assert trace.decision[0].startswith("fallback |H| (H not positive definite, min eigenvalue -1.46")
+    assert trace.decision[13].startswith("fallback |H| (H ill-conditioned, κ = 1.1e+13 > 1e+13)")
+    hessian = p.hessian(trace.x[13])
+    assert np.linalg.eigvalsh(hessian).min() > 0  # positive definite indeed

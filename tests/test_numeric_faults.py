@@ -47,8 +47,15 @@ CASES = {
         "newton": ("converged in 0 steps · minimum", "converged in 0 steps"),
         "momentum": ("converged in 0 steps", "minimum"),
     }),
-    "precision floor: line search fails": ("x^2 + y^2 + 1e12", "0.001, 0.002", {"tol": "1e-12"}, {
-        "gd-armijo": ("line search failed at k = 0", "below floating-point precision"),
+    # The minimum (sqrt 2, sqrt 3) is no float: ||g|| cannot go below ~4e-12 there, and the 1e8 hides
+    # every change of f: the line-search methods stop at the precision limit and say so.
+    "precision floor": ("1000(x^2 - 2)^2 + 1000(y^2 - 3)^2 + 100000000", "1.5, 1.7", {"tol": "1e-15"}, {
+        "gd-armijo": ("stopped at the precision limit at k = 42", "f cannot resolve a further decrease"),
+        "newton": ("not converged after 1000 steps", "stopped at max_iter"),
+    }),
+    # Adding a constant does not change what the line search does (it used to fail here).
+    "a constant added": ("x^2 + y^2 + 1e12", "0.001, 0.002", {"tol": "1e-12"}, {
+        "gd-armijo": ("converged in 1 step", "minimum"),
         "newton": ("converged in 1 step", "minimum"),
     }),
     "max_iter": ("4x^2 + y^2", "15,15", {"lr": "0.25"}, {

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 
 from core import (METHODS, STATIONARY_KINDS, STATUSES, Options, OptionsError, RunCancelled, best_value, build_problem,
                   classify_stationary_point, run, run_all)
+from core.run import STALL_STEPS
 
 
 @functools.lru_cache(maxsize=None)
@@ -257,19 +258,103 @@ def test_status_line_search_failed_when_no_halving_is_allowed():
     assert "after 1 reductions" in trace.message
 
 
-def test_status_line_search_failed_below_floating_point_precision():
+def test_a_constant_added_to_f_does_not_change_the_line_search():
     # f = 3x^2 + 1e8, g = 6x. From x: eta = 1 -> -5x, 1/2 -> -2x (f up), 1/4 -> -x/2 (accepted),
-    # so x_k = 0.7 (-1/2)^k. Once the true decrease 3x^2 is below the float spacing at 1e8,
-    # f cannot decrease at all and the line search has to give up, far from tol.
-    trace = run(problem("3x^2 + 1e8"), [0.7], "gd-armijo", Options(tol=1e-14))
-    assert trace.status == "line_search_failed"
-    K = trace.iterations
-    np.testing.assert_allclose(trace.x[:, 0], 0.7 * (-0.5) ** np.arange(K + 1), rtol=1e-15)
-    assert (trace.step_size[:-1] == 0.25).all()
-    x_K = trace.x[-1, 0]
-    assert 3 * x_K**2 < np.spacing(1e8) < 3 * (2 * x_K) ** 2
-    assert trace.grad_norm[-1] > 1e-14
-    assert "floating-point precision" in trace.message
+    # so x_k = 0.7 (-1/2)^k. Once the true decrease 3x^2 is below the float spacing at 1e8, f
+    # cannot tell the trial from x: the trial is then judged by ||g|| (3|x| < 6|x| at eta = 1/4),
+    # so the iterates are exactly those of 3x^2 all the way to tol (before: line_search_failed).
+    shifted = run(problem("3x^2 + 1e8"), [0.7], "gd-armijo", Options(tol=1e-14))
+    plain = run(problem("3x^2"), [0.7], "gd-armijo", Options(tol=1e-14))
+    assert shifted.status == plain.status == "converged" and shifted.stationary_point == "minimum"
+    np.testing.assert_array_equal(shifted.x, plain.x)
+    K = shifted.iterations
+    np.testing.assert_allclose(shifted.x[:, 0], 0.7 * (-0.5) ** np.arange(K + 1), rtol=1e-15)
+    by_gradient = [k for k, d in enumerate(shifted.decision) if "accepted on ||g||" in d]
+    assert by_gradient and all(3 * shifted.x[k, 0] ** 2 < 64 * np.spacing(1e8) for k in by_gradient)
+    assert not any("accepted on ||g||" in d for d in plain.decision)
+
+
+@pytest.mark.parametrize("text", ["x^2 + 10y^2", "x^2 + 10y^2 + 1"])
+def test_gd_armijo_converges_with_or_without_a_constant(text):
+    trace = run(problem(text), [1, 1], "gd-armijo")
+    assert trace.status == "converged" and trace.stationary_point == "minimum", trace.message
+
+
+FREUDENSTEIN_ROTH = "(-13+x+((5-y)*y-2)*y)^2+(-29+x+((y+1)*y-14)*y)^2"
+
+
+@pytest.mark.parametrize("method", ["newton-damped", "bfgs", "newton"])
+def test_freudenstein_roth_local_minimum_is_reached_not_a_line_search_failure(method):
+    """From (0.5, -2) the local minimum (11.41, -0.897), f = 48.98: f has no digits left to
+    resolve the last decreases (before: line_search_failed at ||g|| = 3.8e-7)."""
+    trace = run(problem(FREUDENSTEIN_ROTH), [0.5, -2], method)
+    assert trace.status == "converged" and trace.stationary_point == "minimum", trace.message
+    np.testing.assert_allclose(trace.x[-1], [11.4128, -0.896805], rtol=1e-5)
+    assert trace.f[-1] == pytest.approx(48.9842536792, rel=1e-9)
+
+
+PRECISION_LIMITED = "(x^2 - 2)^2 + 100000000"
+
+
+def test_status_precision_limit_when_neither_f_nor_g_can_resolve_a_step():
+    # The minimum sqrt(2) is no float: at the nearest floats ||g|| = 4x|x^2 - 2| is about 1e-15,
+    # above tol = 1e-20; the 1e8 in f hides every change of f there, and no trial step (the
+    # neighbouring floats, or x itself) has a smaller ||g||. So the run ends at the precision limit.
+    trace = run(problem(PRECISION_LIMITED), [1.5], "gd-armijo", Options(tol=1e-20))
+    assert trace.status == "precision_limit", trace.message
+    assert abs(trace.x[-1, 0] - np.sqrt(2)) <= 4 * np.spacing(np.sqrt(2))
+    assert 1e-20 < trace.grad_norm[-1] < 1e-13
+    assert "precision limit" in trace.message and "cannot resolve" in trace.message
+
+
+def test_status_stalled_when_the_step_is_below_the_float_spacing():
+    """Seed 002's 'floating-point underflow': lr 1e-17 on x^2 + y^2 from (1, 1) moves x by 2e-17,
+    below the spacing 2.2e-16 at 1: x_1 = x_0, and a fixed-rate step from the same x is the same."""
+    trace = run(problem("x^2 + y^2"), [1, 1], "gd", Options(lr=1e-17))
+    assert trace.status == "stalled" and trace.iterations == 1
+    np.testing.assert_array_equal(trace.x[1], trace.x[0])
+    assert "2.8e-17" in trace.message and "2.2e-16" in trace.message  # ||Δx|| = 1e-17 ||(2, 2)||
+    big = run(problem("1e-10x^2"), [1e6], "gd", Options(lr=1e-12))  # step 2e-16 at 1e6 (spacing 1.2e-10)
+    assert big.status == "stalled" and big.iterations == 1
+
+
+def test_momentum_is_not_stalled_while_its_velocity_can_still_move_x():
+    """Heavy ball from a step below the spacing: the velocity grows towards g/(1 - beta), so x
+    may start moving later; it is only called stalled after STALL_STEPS unchanged steps."""
+    trace = run(problem("x^2 + y^2"), [1, 1], "momentum", Options(lr=1e-17, beta=0.5, max_iter=500))
+    assert trace.status == "stalled" and trace.iterations == STALL_STEPS
+    moving = run(problem("x^2 + y^2"), [1, 1], "momentum", Options(lr=5e-17, beta=0.9, max_iter=300))
+    assert moving.status == "max_iter" and not np.array_equal(moving.x[-1], moving.x[0])
+
+
+def test_a_flat_asymptote_is_not_a_minimum():
+    """exp(x) driven to the left: ||g|| = e^x <= tol at x ~ -18.4, where H = e^x too. Newton steps
+    from there have length 1 for ever: a flat region, no stationary point."""
+    trace = run(problem("exp(x)"), [0], "newton-damped")
+    assert trace.status == "converged" and trace.stationary_point == "flat", trace.message
+    assert "flat region" in trace.message
+    quartic = run(problem("x^4"), [1], "gd-optimal")  # a true (degenerate) minimum at 0
+    assert quartic.status == "converged" and quartic.stationary_point == "degenerate"
+    assert "shrink towards a point where H is singular" in quartic.message
+
+
+def test_one_conditioning_threshold_for_newton_and_classification():
+    """H = diag(2e12, 2): kappa = 1e12 < 1e13, so Newton solves it and the end is a minimum
+    (before: 'degenerate stationary point (H singular there)')."""
+    trace = run(problem("1000000000000x^2 + y^2"), [1, 1], "newton")
+    assert trace.status == "converged" and trace.stationary_point == "minimum"
+    assert classify_stationary_point(np.diag([2e12, 2.0])) == "minimum"
+    assert classify_stationary_point(np.diag([1e13, 1.0])) == "minimum"  # kappa = 1e13: still solved ...
+    assert classify_stationary_point(np.diag([1e13, 0.99])) == "degenerate"  # ... and just beyond
+
+
+def test_gd_optimal_calls_a_curvature_that_is_zero_to_rounding_negative_curvature():
+    """sqrt(x^2 + y^2) along its own gradient is a straight line: g'Hg = 0 exactly; computed it
+    may come out as 5e-35, which made eta = 2e34 and a 'diverged' run."""
+    trace = run(problem("sqrt(x^2+y^2)"), [1, 1], "gd-optimal")
+    assert trace.status == "negative_curvature", trace.message
+    trace = run(problem("sqrt(x^2+y^2)"), [0.3, 1.7], "gd-optimal")
+    assert trace.status == "negative_curvature", trace.message
 
 
 def test_every_status_is_known():
@@ -282,6 +367,8 @@ def test_every_status_is_known():
         run(problem("sqrt(x)"), [-1], "gd").status,
         run(problem(BOWL), [15, 15], "gd-armijo", Options(max_backtracks=1)).status,
         run(problem(BOWL), [15, 15], "gd", deadline=time.monotonic() - 1).status,
+        run(problem(PRECISION_LIMITED), [1.5], "gd-armijo", Options(tol=1e-20)).status,
+        run(problem("x^2 + y^2"), [1, 1], "gd", Options(lr=1e-17)).status,
     }
     assert provoked == set(STATUSES)
 

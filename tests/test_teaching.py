@@ -229,7 +229,7 @@ def test_a_sweep_shares_its_deadline_and_keeps_summaries_only_when_asked():
 
 
 def test_outcomes_and_rule_are_documented():
-    assert set(OUTCOMES) == {"converged", "crawl", "oscillating", "diverged", "failed", "unfinished"}
+    assert set(OUTCOMES) == {"converged", "crawl", "oscillating", "diverged", "failed", "unfinished", "stalled"}
     assert "80%" in OSCILLATION_RULE and "25%" in OSCILLATION_RULE and "η·λ" in OSCILLATION_RULE
 
 

@@ -12,7 +12,8 @@ from .charts import CONVERGENCE_QUANTITIES, SELECTION, convergence_chart, legend
 from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, table_window, thinning_note
 from .text import md_escape
 
-_BADGE_COLOR = {"converged": "green", "max_iter": "orange", "time_limit": "orange"}
+# Not failures, not minima: the run stopped before tol for a reason it names.
+_BADGE_COLOR = {"max_iter": "orange", "time_limit": "orange", "stalled": "orange", "precision_limit": "orange"}
 
 
 def status_text(trace: Trace) -> str:

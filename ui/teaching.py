@@ -23,7 +23,8 @@ from .latex import matrix_latex, number_latex, vector_latex
 from .text import md_escape
 
 OUTCOME_COLORS = {"converged": "#2ca02c", "crawl": "#ff7f0e", "oscillating": "#9467bd",
-                  "diverged": "#d62728", "failed": "#7f7f7f", "unfinished": "#bcbd22"}
+                  "diverged": "#d62728", "failed": "#7f7f7f", "unfinished": "#bcbd22",
+                  "stalled": "#8c564b"}
 PICK = "pick_run"
 
 
