@@ -33,7 +33,9 @@ from sympy.parsing.sympy_parser import (
     stringify_expr,
 )
 
-MAX_LENGTH = 1000  # characters of user text, not counting spaces and tabs
+# Characters of user text, not counting spaces and tabs: room for standard least-squares test
+# functions (Biggs EXP6 over 13 points is about 1,100); the worker's time limit bounds the cost.
+MAX_LENGTH = 4000
 MAX_NESTING = 40  # parenthesis depth (Python's own parser gives up near 200)
 # Nested operations (powers, signs, calls; a chain a + b - c counts once), bounded like the
 # parentheses: sympy's automatic evaluation of deeper mixes of exp, sqrt and powers of x took
@@ -41,7 +43,7 @@ MAX_NESTING = 40  # parenthesis depth (Python's own parser gives up near 200)
 MAX_DEPTH = 40
 MAX_POWER_NESTING = 10  # powers inside powers: sympy's cost grows ~cubically with a tower's height
 MAX_DECIMAL_EXPONENT = 330  # |n| in a literal such as 1e-n: Rational('1e-99999999') never returns
-MAX_AST_NODES = 4000
+MAX_AST_NODES = 16_000
 MAX_EXPONENT = 100  # |constant exponent|; 2^2^2^2^2 and x^100000 are refused
 MAX_CONSTANT = 1e300  # |value| of any constant sub-expression
 MAX_NUMBER_CHARS = 30
@@ -155,25 +157,45 @@ def _tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+def canonical_variable(name: str) -> str:
+    """x_1 and x1 are one variable, spelt x1 (both were accepted and both shown as x₁)."""
+    return name.replace("_", "")
+
+
 def _resolve_name(name: str, pos: int, text: str, declared: set[str] | None) -> list[str]:
     """What a name means, as a list of names sympy will see (a product when several)."""
     if name in FUNCTIONS or name in CONSTANTS:
         return [name]
     if VARIABLE_NAME.fullmatch(name):
+        name = canonical_variable(name)
         if declared is not None and name not in declared:
             raise _fail_at(f"unknown name `{name}`", text, pos,
                            f": the variables are {', '.join(sorted(declared, key=natural_key))}")
         return [name]
     letters = list(name)
     # A short run of distinct letters reads as a product of one-letter variables: 2xy = 2*x*y.
+    # Not when it holds a constant (pix is not i*p*x) or is called like a function (cot(x) is
+    # not c*o*t*x).
+    called = text[pos + len(name):pos + len(name) + 1] == "("
+    constant = next((c for c in CONSTANTS if len(c) > 1 and c in name), None)
     splittable = (
         name.isalpha() and len(name) <= 3 and len(set(letters)) == len(letters)
         and "e" not in letters
         and not any(name.startswith(fn) for fn in FUNCTIONS)
         and (declared is None or all(ch in declared for ch in letters))
+        and not called and constant is None
     )
     if splittable:
         return letters
+    if constant is not None:
+        raise _fail_at(f"unknown name `{name}`", text, pos,
+                       f": to multiply by {constant}, write it apart, e.g. {name.replace(constant, f'{constant}*', 1)}")
+    if called and name.isalpha() and len(name) <= 3:
+        raise _fail_at(f"unknown name `{name}`", text, pos,
+                       ": it is called like a function, but the functions are "
+                       + ", ".join(sorted(set(FUNCTIONS) - {"ln"}))
+                       + (" (cot(x) is cos(x)/sin(x))" if name == "cot" else "")
+                       + f"; for a product write {'*'.join(letters)}*(...)")
     starts_with_function = next((fn for fn in sorted(FUNCTIONS, key=len, reverse=True)
                                  if name.startswith(fn) and len(name) > len(fn)), None)
     if starts_with_function:
@@ -349,11 +371,26 @@ def _normalise(text: str, declared: set[str] | None) -> tuple[str, list[str]]:
     _check_raw_text(text)
     pieces, used = [], []
     previous = None
-    for kind, token, pos in _tokenize(text):
+    tokens = _tokenize(text)
+    for index, (kind, token, pos) in enumerate(tokens):
         if kind == "number" and previous == "number":
             # "2 3x" or "1.2.3" would silently multiply: almost surely a typo, so say so.
             raise _fail_at("two numbers in a row (a missing operator or a second decimal point?)", text, pos)
+        if kind == "number" and token.startswith(".") and previous == "name" and text[pos - 1] not in " \t":
+            # x.5 read as x*0.5 and x2.5 as x2*0.5: never what was meant
+            raise _fail_at("a decimal point right after a name", text, pos,
+                           ": write a product with *, e.g. x*0.5, or a number with its leading 0, 0.5")
+        if kind == "name" and token in FUNCTIONS:
+            following = tokens[index + 1][1] if index + 1 < len(tokens) else ""
+            if following == "^":
+                raise ParseError(f"write {token}(x)^2, not {token}^2(x)")
+            if following != "(":
+                # cos x cos y was cos(x*cos(y)) and exp -x an internal error: ask for the call
+                raise _fail_at(f"`{token}` without parentheses", text, pos,
+                               f": write {token}(...), e.g. {token}(x)" + (" cos(y)" if token == "cos" else ""))
         previous = kind
+        if kind == "number":
+            token = re.sub(r"^0+(?=\d)", "", token)  # 05 is 5 (Python would read 0 and 5: x^02 was 2)
         if kind == "name":
             resolved = _resolve_name(token, pos, text, declared)
             used += [n for n in resolved if n not in FUNCTIONS and n not in CONSTANTS]
@@ -385,6 +422,7 @@ def parse_function(text: str, variables: list[str] | tuple[str, ...] | None = No
         if bad:
             shown = bad[0] if bad[0].isprintable() else ascii(bad[0])  # no raw control characters
             raise ParseError(f"invalid variable name `{shown}` (use a letter, optionally with digits: x, y, x1)")
+        variables = [canonical_variable(v) for v in variables]
         if len(set(variables)) != len(variables):
             raise ParseError("a variable is listed twice")
         declared = set(variables)

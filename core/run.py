@@ -197,15 +197,18 @@ def _format_point(x: np.ndarray) -> str:
 # status; numpy's RuntimeWarning on top would make a diverging run raise where warnings are errors.
 @np.errstate(over="ignore", invalid="ignore")
 def run(problem: Problem, x0: Sequence[float], method: str, options: Options | None = None, *,
-        deadline: float | None = None, should_stop: Callable[[], bool] | None = None) -> Trace:
+        deadline: float | None = None, wall_deadline: float | None = None,
+        should_stop: Callable[[], bool] | None = None) -> Trace:
     """Iterate ``method`` from ``x0`` until ||g|| <= tol, max_iter, a failure, or the budget.
 
-    ``deadline`` is a ``time.monotonic()`` instant: a run still going then ends with the status
-    ``time_limit``. ``should_stop`` is polled every STOP_CHECK_EVERY steps; when it returns True
-    the run raises RunCancelled. Never raises for numeric trouble: the trace ends with a status
-    and a message. Raises OptionsError only for caller mistakes (unknown method, wrong size).
+    ``deadline`` is a ``time.thread_time()`` instant (CPU time of the calling thread: what the run
+    costs, the same on a busy machine as on an idle one) and ``wall_deadline`` a
+    ``time.monotonic()`` one (a backstop for a starved machine): a run still going at either ends
+    with the status ``time_limit``. ``should_stop`` is polled every STOP_CHECK_EVERY steps; when
+    it returns True the run raises RunCancelled. Never raises for numeric trouble: the trace ends
+    with a status and a message. Raises OptionsError only for caller mistakes.
     """
-    started = time.monotonic()
+    started, cpu_started = time.monotonic(), time.thread_time()
     options = options or Options()
     rule_class = get_method(method)
     x = np.array(x0, dtype=float).reshape(-1)
@@ -266,10 +269,12 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
             message = (f"stopped at max_iter = {k} steps with ||g|| = {math.sqrt(float(g @ g)):.3g} "
                        f"(tol = {options.tol:g})")
             break
-        if deadline is not None and time.monotonic() >= deadline:
+        if (deadline is not None and time.thread_time() >= deadline) or \
+                (wall_deadline is not None and time.monotonic() >= wall_deadline):
             status = "time_limit"
-            message = (f"stopped after {time.monotonic() - started:.2g} s at k = {k}: the work budget of this "
-                       f"page ran out (||g|| = {math.sqrt(float(g @ g)):.3g}, tol = {options.tol:g})")
+            message = (f"stopped after {time.thread_time() - cpu_started:.2g} CPU-s ({time.monotonic() - started:.2g} s) "
+                       f"at k = {k}: the work budget of this page ran out "
+                       f"(||g|| = {math.sqrt(float(g @ g)):.3g}, tol = {options.tol:g})")
             break
         if should_stop is not None and k % STOP_CHECK_EVERY == 0 and should_stop():
             raise RunCancelled(f"{method} cancelled at k = {k}")
@@ -315,11 +320,11 @@ def run(problem: Problem, x0: Sequence[float], method: str, options: Options | N
 
 
 def run_all(problem: Problem, x0: Sequence[float], methods: Sequence[str],
-            options: Options | None = None, *, deadline: float | None = None,
+            options: Options | None = None, *, deadline: float | None = None, wall_deadline: float | None = None,
             should_stop: Callable[[], bool] | None = None) -> dict[str, Trace]:
-    """Run each method from the same start; one trace per method id (one shared deadline)."""
-    return {method: run(problem, x0, method, options, deadline=deadline, should_stop=should_stop)
-            for method in methods}
+    """Run each method from the same start; one trace per method id (shared deadlines)."""
+    return {method: run(problem, x0, method, options, deadline=deadline, wall_deadline=wall_deadline,
+                        should_stop=should_stop) for method in methods}
 
 
 def best_value(traces: Sequence[Trace]) -> float:

@@ -352,26 +352,28 @@ def default_rate_range(problem: Problem, x0: Sequence[float],
 
 def sweep_learning_rates(problem: Problem, x0: Sequence[float], etas: Sequence[float],
                          options: Options | None = None, method: str = "gd", *, keep_traces: bool = True,
-                         deadline: float | None = None, should_stop: Callable[[], bool] | None = None) -> Sweep:
+                         cpu_budget_s: float | None = None, wall_factor: float = 4.0,
+                         should_stop: Callable[[], bool] | None = None) -> Sweep:
     """Run ``method`` (a method that reads ``lr``: gd or momentum) once per eta with
     :func:`core.run.run`, and classify each run (:func:`classify_run`).
 
-    With a ``deadline`` (a ``time.monotonic()`` instant) the runs share the time left: each gets
-    an equal part of what the earlier ones left, at least a quarter of an equal share of the
-    whole. ``should_stop`` is passed on to every run (RunCancelled ends the sweep)."""
+    With a ``cpu_budget_s`` (CPU seconds of this thread) the runs share it: each gets an equal
+    part of what the earlier ones left, at least a quarter of an equal share of the whole, and
+    ``wall_factor`` times its part in wall time as a backstop. ``should_stop`` is passed on to
+    every run (RunCancelled ends the sweep)."""
     if "lr" not in get_method(method).options_used:
         raise OptionsError(f"a learning-rate sweep needs a method with a fixed rate (gd, momentum), not {method!r}")
     options = options or Options()
     start = time.perf_counter()
-    budget = None if deadline is None else deadline - time.monotonic()
+    cpu_end = None if cpu_budget_s is None else time.thread_time() + cpu_budget_s
     runs = []
     for i, eta in enumerate(etas):
-        run_deadline = None
-        if deadline is not None:
-            share = max((deadline - time.monotonic()) / (len(etas) - i), budget / (4 * len(etas)))
-            run_deadline = time.monotonic() + share
-        trace = run(problem, x0, method, replace(options, lr=float(eta)), deadline=run_deadline,
-                    should_stop=should_stop)
+        deadline = wall_deadline = None
+        if cpu_end is not None:
+            share = max((cpu_end - time.thread_time()) / (len(etas) - i), cpu_budget_s / (4 * len(etas)))
+            deadline, wall_deadline = time.thread_time() + share, time.monotonic() + wall_factor * share
+        trace = run(problem, x0, method, replace(options, lr=float(eta)), deadline=deadline,
+                    wall_deadline=wall_deadline, should_stop=should_stop)
         outcome, oscillation = classify_run(problem, trace)
         runs.append(SweepRun.summarise(float(eta), trace, outcome, oscillation, keep_traces))
     return Sweep(method, tuple(float(v) for v in x0), options, tuple(runs), time.perf_counter() - start)

@@ -81,7 +81,7 @@ def test_methods_share_the_budget_and_every_one_gets_some(monkeypatch):
         now[0] += budget
         return method
 
-    monkeypatch.setattr(compute, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(compute, "time", SimpleNamespace(thread_time=lambda: now[0]))
     monkeypatch.setattr(compute, "run_method", fake_run_method)
     traces = compute.run_methods("x^2", (1.0,), ("gd", "newton", "bfgs", "momentum"), Options(), budget_s=1.0)
     assert traces == {m: m for m in ("gd", "newton", "bfgs", "momentum")}
@@ -97,7 +97,7 @@ def test_a_method_after_a_slow_one_still_gets_a_quarter_share(monkeypatch):
         now[0] += 5.0 if method == "gd" else budget  # gd overran (e.g. one huge step)
         return method
 
-    monkeypatch.setattr(compute, "time", SimpleNamespace(monotonic=lambda: now[0]))
+    monkeypatch.setattr(compute, "time", SimpleNamespace(thread_time=lambda: now[0]))
     monkeypatch.setattr(compute, "run_method", fake_run_method)
     compute.run_methods("x^2", (1.0,), ("gd", "newton"), Options(), budget_s=1.0)
     assert shares == pytest.approx([0.5, 1.0 / 8])

@@ -256,8 +256,8 @@ def leaves(draw) -> Gen:
     if kind == "letters":  # xy, xyz: products of one-letter variables
         letters = draw(st.lists(st.sampled_from(LETTERS_FOR_PRODUCTS), min_size=2, max_size=3, unique=True))
         return Gen("".join(letters), sp.Mul(*[real(c) for c in letters]), frozenset(letters), False)
-    name = draw(st.sampled_from(FUNCTION_NAMES))  # sin x
-    return Gen(f"{name} {var}", FUNCTIONS[name](real(var)), frozenset([var]), False)
+    name = draw(st.sampled_from(FUNCTION_NAMES))  # sin(x) (sin x is refused: cos x cos y read as cos(x cos y))
+    return Gen(f"{name}({var})", FUNCTIONS[name](real(var)), frozenset([var]), False)
 
 
 def _combine(children):

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import numpy as np
 import sympy as sp
 
 from core import ParseError, build_problem, derive, natural_key, parse_function
@@ -42,15 +43,20 @@ def same(a: sp.Expr, b: sp.Expr) -> bool:
     ("x y", x * y, (x, y)),
     ("(x+1)(y-1)", (x + 1) * (y - 1), (x, y)),
     ("3(x+1)", 3 * x + 3, (x,)),
-    ("sin x", sp.sin(x), (x,)),
     ("sin(x)^2 + cos(y)^2", sp.sin(x)**2 + sp.cos(y)**2, (x, y)),
     ("x/2 - y", x / 2 - y, (x, y)),
     ("-x + +y", -x + y, (x, y)),
     ("x^-1", 1 / x, (x,)),
     ("x^(1/2)", sp.sqrt(x), (x,)),
     ("x^0.5", sp.sqrt(x), (x,)),
-    ("x_1 + x_2", sp.Symbol("x_1", real=True) + sp.Symbol("x_2", real=True),
-     real("x_1", "x_2")),
+    # x_1 is spelt x1: one variable, shown once as x₁ (x_1 + x1 was two variables shown alike)
+    ("x_1 + x_2", sp.Symbol("x1", real=True) + sp.Symbol("x2", real=True), real("x1", "x2")),
+    ("x_1 + x1", 2 * sp.Symbol("x1", real=True), real("x1")),
+    # leading zeros: 05 is 5 (Python's tokenizer read 0 and 5: x^02 was 2, 05x^2 + y^2 was y^2)
+    ("x^02", x**2, (x,)),
+    ("05x^2 + y^2", 5 * x**2 + y**2, (x, y)),
+    ("x^2 + 010y^2", x**2 + 10 * y**2, (x, y)),
+    ("1e05 x", 100000 * x, (x,)),
 ])
 def test_accepts_and_means_the_expected_expression(text, expected, variables):
     parsed = parse_function(text)
@@ -204,8 +210,8 @@ REJECTED = [
     ("(" * 41 + "x" + ")" * 41, ["nested too deeply"]),
     ("(x + 1", ["unbalanced parentheses"]),
     ("x + 1)", ["unmatched ')'"]),
-    ("+".join(["x"] * 20_000), ["too long", "max 1000"]),
-    ("x" * 1001, ["too long"]),
+    ("+".join(["x"] * 20_000), ["too long", "max 4000"]),
+    ("x" * 4001, ["too long"]),
     ("1/0", ["division by zero"]),
     ("x/0", ["undefined"]),
     ("log(0)", ["undefined or complex"]),
@@ -220,7 +226,7 @@ REJECTED = [
     ("()", ["unsupported syntax"]),
     ("sin^2(x)", ["write sin(x)^2"]),
     ("exp()", ["exactly one argument"]),
-    ("sin", ["not a mathematical expression"]),
+    ("sin", ["`sin` without parentheses", "write sin(...)"]),
     (" + ".join(f"x{i}" for i in range(1, 22)), ["too many variables", "21", "max 20"]),
 ]
 
@@ -390,3 +396,48 @@ def test_complex_constants_are_refused(text):
 @pytest.mark.parametrize("text", ["(-1)^2 x", "(-2)^3 x^2", "x^(1/3)", "2^(1/2) x", "(-x)^(1/3)"])
 def test_real_constant_powers_and_powers_of_variables_stay(text):
     parse_function(text)
+
+
+@pytest.mark.parametrize("text, words", [
+    ("pix", ["unknown name `pix`", "pi*x"]),  # was i*p*x
+    ("cot(x)", ["unknown name `cot`", "called like a function", "cos(x)/sin(x)"]),  # was c*o*t*x
+    ("lg(x)", ["unknown name `lg`", "called like a function"]),  # was g*l*x
+    ("cos x cos y", ["`cos` without parentheses", "cos(x) cos(y)"]),  # was cos(x*cos(y))
+    ("exp -x", ["`exp` without parentheses", "exp(x)"]),  # was "unsupported operand type(s) for -"
+    ("x.5", ["decimal point right after a name", "x*0.5"]),  # was x/2
+    ("x2.5", ["decimal point right after a name"]),  # was x2/2
+    ("sin x", ["`sin` without parentheses"]),  # was sin(x), while cos x cos y was cos(x cos y)
+    ("2xy(x+1)", ["unknown name `xy`", "x*y*(...)"]),
+])
+def test_texts_a_person_would_not_mean_as_read_are_refused_with_what_to_type(text, words):
+    with pytest.raises(ParseError) as refused:
+        parse_function(text)
+    for word in words:
+        assert word in str(refused.value), (text, str(refused.value))
+
+
+@pytest.mark.parametrize("text", ["pi x", "pi*x", "x 0.5", "x*0.5", "sin(x) cos(y)", "xy", "2xy", "x(y+1)", "xy*(x+1)"])
+def test_the_nearby_spellings_that_mean_it_are_read(text):
+    parse_function(text)
+
+
+def biggs_exp6() -> str:
+    """Biggs EXP6 (More, Garbow & Hillstrom #18) over m = 13 points, t_i = i/10, each data value
+    written as its definition y_i = exp(-t_i) - 5 exp(-10 t_i) + 3 exp(-4 t_i): 1,500+ characters."""
+    terms = []
+    for i in range(1, 14):
+        t = f"({i}/10)"
+        y = f"(exp(-{t}) - 5*exp(-10*{t}) + 3*exp(-4*{t}))"
+        terms.append(f"(x3*exp(-{t}*x1) - x4*exp(-{t}*x2) + x6*exp(-{t}*x5) - {y})^2")
+    return " + ".join(terms)
+
+
+def test_a_standard_least_squares_function_fits_the_length_limit():
+    text = biggs_exp6()
+    assert 1000 < len(text.replace(" ", "")) <= 4000  # refused by the old limit of 1000
+    # In this process: what is tested is the length limit and the meaning, not the speed of a
+    # (possibly busy) machine against the worker's 5 s limit (measured: parse + derive ~1.3 s,
+    # compile ~1.8 s on an idle 2-core machine).
+    problem = build_problem(text, timeout=None)
+    assert problem.variable_names == ("x1", "x2", "x3", "x4", "x5", "x6")
+    assert problem.value(np.array([1.0, 10.0, 1.0, 5.0, 4.0, 3.0])) == pytest.approx(0.0, abs=1e-25)

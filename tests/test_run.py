@@ -366,7 +366,7 @@ def test_every_status_is_known():
         run(problem("x^2 - y^2"), [1, 1], "gd-optimal").status,
         run(problem("sqrt(x)"), [-1], "gd").status,
         run(problem(BOWL), [15, 15], "gd-armijo", Options(max_backtracks=1)).status,
-        run(problem(BOWL), [15, 15], "gd", deadline=time.monotonic() - 1).status,
+        run(problem(BOWL), [15, 15], "gd", deadline=time.thread_time() - 1).status,
         run(problem(PRECISION_LIMITED), [1.5], "gd-armijo", Options(tol=1e-20)).status,
         run(problem("x^2 + y^2"), [1, 1], "gd", Options(lr=1e-17)).status,
     }
@@ -376,17 +376,20 @@ def test_every_status_is_known():
 # -- the work budget ----------------------------------------------------------------------------
 
 
-def test_a_deadline_already_past_stops_at_the_start_with_time_limit():
-    trace = run(problem(BOWL), [15, 15], "gd", Options(lr=0.1), deadline=time.monotonic() - 1)
+@pytest.mark.parametrize("which", ["deadline", "wall_deadline"])
+def test_a_deadline_already_past_stops_at_the_start_with_time_limit(which):
+    past = {"deadline": time.thread_time() - 1, "wall_deadline": time.monotonic() - 1}[which]
+    trace = run(problem(BOWL), [15, 15], "gd", Options(lr=0.1), **{which: past})
     assert trace.status == "time_limit" and trace.iterations == 0
-    assert trace.message.startswith("stopped after") and "at k = 0" in trace.message
+    assert trace.message.startswith("stopped after") and "CPU-s" in trace.message and "at k = 0" in trace.message
     assert trace.f[0] == 4 * 225 + 225 and trace.seconds >= 0
 
 
 def test_the_deadline_is_checked_before_every_step(monkeypatch):
-    """A fake clock: the run may take exactly 5 steps before its deadline."""
+    """A fake CPU clock: the run may take exactly 5 steps before its deadline."""
     ticks = iter(range(1000))
-    monkeypatch.setattr(importlib.import_module("core.run"), "time", SimpleNamespace(monotonic=lambda: float(next(ticks))))
+    monkeypatch.setattr(importlib.import_module("core.run"), "time",
+                        SimpleNamespace(thread_time=lambda: float(next(ticks)), monotonic=lambda: 0.0))
     trace = run(problem(BOWL), [15, 15], "gd", Options(lr=0.01), deadline=6.0)
     # clock: 0 at the start, then one reading per step check (1, 2, ...): steps k = 0..4 pass
     assert trace.status == "time_limit" and trace.iterations == 5
@@ -407,7 +410,7 @@ def test_should_stop_cancels_the_run_without_a_trace():
 
 
 def test_no_budget_no_change():
-    assert run(problem(BOWL), [15, 15], "gd-optimal", deadline=time.monotonic() + 3600,
+    assert run(problem(BOWL), [15, 15], "gd-optimal", deadline=time.thread_time() + 3600,
                should_stop=lambda: False).x.tolist() == run(problem(BOWL), [15, 15], "gd-optimal").x.tolist()
 
 

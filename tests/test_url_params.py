@@ -20,7 +20,8 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from core import METHODS, Options
-from ui.links import DEFAULT_METHODS, LIMITS, MAX_URL_TEXT, Setup, parse_point, setup_from_query, setup_to_query
+from ui.links import (DEFAULT_METHODS, LIMITS, MAX_URL_TEXT, Setup, link_space_suggestion, parse_point, setup_from_query,
+                      setup_to_query)
 
 from conftest import ROOT
 
@@ -247,3 +248,26 @@ def test_app_survives_nasty_links(tmp_path, name, query, bad, page):
     else:
         assert not link_warnings, link_warnings
         assert at.dataframe or page == "pages/derivatives.py" or at.latex, "the page shows no results"
+
+
+@pytest.mark.parametrize("text, suggestion", [
+    ("4x^2 y^2", "4x^2+y^2"),  # ?f=4x^2+y^2 typed by hand arrives like this
+    ("(1-x)^2 100(y-x^2)^2", "(1-x)^2+100(y-x^2)^2"),
+    ("4x^2 + y^2", None), ("4x^2+y^2", None), ("sin (x)", None), ("x^2 -y^2", None),
+])
+def test_a_space_between_terms_in_a_link_gets_a_suggestion(text, suggestion):
+    assert link_space_suggestion(text) == suggestion
+
+
+def test_the_app_says_how_it_reads_a_link_whose_plus_became_a_space():
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    at.query_params["f"] = "4x^2 y^2"
+    at.query_params["x0"] = "1, 1"
+    at.run()
+    warning = next(w.value for w in at.warning if "space between two terms" in w.value)
+    assert "read as a product" in warning and "%2B" in warning
+    assert at.text_input(key="f").value == "4x^2 y^2"  # read as written, and said so
+    at.button(key="use_link_suggestion").click().run()
+    assert at.text_input(key="f").value == "4x^2+y^2"
+    assert not [w for w in at.warning if "space between two terms" in w.value]
+    assert not at.exception

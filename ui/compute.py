@@ -7,9 +7,10 @@ number of entries: 256 heavy functions held over 1 GiB). Traces live in ``st.cac
 keyed on plain values (text, start point, method id, options tuple) and bounded by bytes.
 Reruns that only move a slider hit both caches and do no symbolic or iterative work at all.
 
-Every run gets a share of the page's wall-clock budget (``ui.budget.RUNS_BUDGET_S``) and stops
-at it with the status ``time_limit``; a run whose visitor has gone is abandoned at once and
-never cached.
+Every run gets a share of the page's CPU budget (``ui.budget.RUNS_BUDGET_S``, CPU seconds of the
+script's thread: what it costs the server, the same however busy the machine is; with a wall-clock
+backstop) and stops at it with the status ``time_limit``; a run whose visitor has gone is
+abandoned at once and never cached.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from core.parsing import normalise
 from core.run import RunCancelled
 from core.teaching import Sweep, sweep_learning_rates
 
-from .budget import PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES, TRACE_CACHE_BYTES
+from .budget import (PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES, TRACE_CACHE_BYTES,
+                     WALL_FACTOR)
 
 warm_up()  # the first function typed should not wait for a worker to import sympy
 
@@ -133,8 +135,8 @@ def run_method(text: str, x0: tuple[float, ...], method: str, options: tuple,
     if problem is None:  # callers check load_problem first; this keeps the cache honest
         raise ParseError(error)
     try:
-        return run(problem, x0, method, Options(*options), deadline=time.monotonic() + _budget_s,
-                   should_stop=visitor_gone())
+        return run(problem, x0, method, Options(*options), deadline=time.thread_time() + _budget_s,
+                   wall_deadline=time.monotonic() + WALL_FACTOR * _budget_s, should_stop=visitor_gone())
     except RunCancelled:
         st.stop()  # nobody is watching: end the script run; nothing is cached
         raise  # pragma: no cover - st.stop raises
@@ -147,11 +149,11 @@ def run_methods(text: str, x0: tuple[float, ...], methods: tuple[str, ...], opti
     The methods share ``budget_s``: each gets an equal part of what the ones before it left
     (at least a quarter of an equal share, so a late method is never starved to nothing)."""
     key = astuple(options)
-    deadline = time.monotonic() + budget_s
+    cpu_end = time.thread_time() + budget_s
     traces = {}
     for i, method in enumerate(methods):
         left = len(methods) - i
-        share = max((deadline - time.monotonic()) / left, budget_s / (4 * len(methods)))
+        share = max((cpu_end - time.thread_time()) / left, budget_s / (4 * len(methods)))
         traces[method] = run_method(text, x0, method, key, share)
     return traces
 
@@ -165,7 +167,7 @@ def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method:
         raise ParseError(error)
     try:
         return sweep_learning_rates(problem, x0, etas, Options(*options), method, keep_traces=False,
-                                    deadline=time.monotonic() + SWEEP_BUDGET_S, should_stop=visitor_gone())
+                                    cpu_budget_s=SWEEP_BUDGET_S, wall_factor=WALL_FACTOR, should_stop=visitor_gone())
     except RunCancelled:
         st.stop()
         raise  # pragma: no cover - st.stop raises

@@ -7,14 +7,16 @@ and readable: ``f``, ``x0``, ``methods``, ``lr``, ``beta``, ``tol``, ``max_iter`
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field, replace
 from typing import Mapping
 from urllib.parse import urlencode
 
 from core import METHODS, Options
+from core.parsing import FUNCTIONS, MAX_LENGTH
 
 DEFAULT_METHODS = ("gd", "gd-optimal", "newton")
-MAX_URL_TEXT = 1000  # longer parameter values are refused before anything parses them
+MAX_URL_TEXT = 4 * MAX_LENGTH  # longer values are refused before anything parses them (spaces included)
 # What the setup widgets accept; links are held to the same bounds so they always fit a widget.
 LIMITS: dict[str, tuple[float, float]] = {
     "lr": (1e-12, 100.0), "beta": (0.0, 0.999), "tol": (1e-15, 1.0), "max_iter": (1, 20_000),
@@ -73,6 +75,21 @@ def setup_to_query(setup: Setup) -> dict[str, str]:
 
 def share_query(setup: Setup) -> str:
     return urlencode(setup_to_query(setup))
+
+
+# Two operands with only spaces between them: "4x^2 y^2". In a hand-typed link that is almost
+# always a + (a bare + in a query string means a space); our own links write + as %2B.
+_SPACE_BETWEEN_TERMS = re.compile(r"(?P<left>[A-Za-z_][A-Za-z0-9_]*|[0-9.]+|\))[ \t]+(?=[A-Za-z0-9_.(])")
+
+
+def link_space_suggestion(text: str) -> str | None:
+    """The link's f with + where a space stands between two terms, or None when there is none
+    (a space after a function name, as in `sin (x)`, is not such a place)."""
+    def plus(match: re.Match) -> str:
+        left = match.group("left")
+        return match.group(0) if left in FUNCTIONS else left + "+"
+    suggestion = _SPACE_BETWEEN_TERMS.sub(plus, text)
+    return suggestion if suggestion != text else None
 
 
 def setup_from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list[str]]:

@@ -15,9 +15,11 @@ from typing import Iterator
 import streamlit as st
 
 from core import METHODS, Options, Problem
+from core.parsing import MAX_LENGTH
 
 from .compute import check_start, load_problem
-from .links import LIMITS, PRESETS, Preset, Setup, parse_point, setup_from_query, setup_to_query, share_query
+from .links import (LIMITS, PRESETS, Preset, Setup, link_space_suggestion, parse_point, setup_from_query,
+                    setup_to_query, share_query)
 from .text import md_escape
 
 _OPTION_KEYS = ("lr", "beta", "tol", "max_iter")
@@ -49,11 +51,17 @@ def _write_widgets(setup: Setup) -> None:
 
 def _apply_preset(preset: Preset) -> None:
     _write_widgets(preset.setup)
-    st.session_state["link_problems"] = []
+    _clear_link_problems()
 
 
 def _clear_link_problems() -> None:
     st.session_state["link_problems"] = []
+    st.session_state["link_suggestion"] = None
+
+
+def _use_suggestion(text: str) -> None:
+    st.session_state["f"] = text
+    _clear_link_problems()
 
 
 def _load_from_url_once() -> None:
@@ -61,6 +69,8 @@ def _load_from_url_once() -> None:
     if st.session_state.get("setup_loaded"):
         return
     setup, problems = setup_from_query(st.query_params.to_dict())
+    suggestion = link_space_suggestion(setup.function) if "f" in st.query_params else None
+    st.session_state["link_suggestion"] = suggestion
     if "f" in st.query_params and setup.function != Setup().function:
         _, error = load_problem(setup.function)
         if error:
@@ -87,11 +97,19 @@ def render_setup() -> ActiveSetup:
         st.header("Setup")
         for message in st.session_state.get("link_problems", []):
             st.warning(md_escape(message), icon=":material/link:")
+        suggestion = st.session_state.get("link_suggestion")
+        if suggestion and suggestion != st.session_state.get("f"):
+            # A hand-typed link ?f=4x^2+y^2 arrives as "4x^2 y^2" (+ means a space in a URL).
+            st.warning(md_escape(f"The link's function has a space between two terms, read as a product. In a link a "
+                                 f"+ must be written %2B (a bare + arrives as a space). Did you mean {suggestion}?"),
+                       icon=":material/link:")
+            st.button(f"Use {suggestion[:60]}", key="use_link_suggestion", on_click=_use_suggestion,
+                      args=(suggestion,), width="stretch")
         with st.expander("Presets (one click each)", expanded=False):
             for i, preset in enumerate(PRESETS):
                 st.button(preset.label, key=f"preset_{i}", on_click=_apply_preset, args=(preset,),
                           help=preset.lesson, width="stretch")
-        st.text_input("Function f", key="f", on_change=_clear_link_problems, max_chars=1000,
+        st.text_input("Function f", key="f", on_change=_clear_link_problems, max_chars=MAX_LENGTH,
                       help="e.g. 4x^2 + y^2, (1-x)^2 + 100(y-x^2)^2, sin(x)*exp(-y^2). "
                            "Variables: letters or x1..x20. Functions: sin cos tan asin acos atan sinh "
                            "cosh tanh exp log sqrt abs; constants pi, e; ^ or ** for powers.")
