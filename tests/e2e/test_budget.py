@@ -93,21 +93,29 @@ def test_heavy_links_cost_a_bounded_amount(budget_server) -> None:
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
 
 
-def ordinary_visit(server: StreamlitServer, i: int) -> float:
-    """Seconds until the server finished an ordinary page: Compare, a new 4x² + y² + i."""
+def ordinary_visit(server: StreamlitServer, i: int) -> tuple[float, float]:
+    """(seconds until the server finished, CPU-seconds of the server process) for an ordinary
+    page: Compare, a new 4x² + y² + i."""
+    before = cpu_seconds(server.tree()[:1])
     with LinkClient(server.url) as client:
-        return client.visit("", urlencode({"f": f"4x^2 + y^2 + {i}", "x0": "15,15"})).seconds
+        seconds = client.visit("", urlencode({"f": f"4x^2 + y^2 + {i}", "x0": "15,15"})).seconds
+    return seconds, cpu_seconds(server.tree()[:1]) - before
+
+
+def medians(visits: list[tuple[float, float]]) -> tuple[float, float]:
+    return statistics.median(v[0] for v in visits), statistics.median(v[1] for v in visits)
 
 
 def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
     """10 heavy Compare links at the same moment: the server (and its workers) stay under 1 GiB.
-    3 heavy pages open (drawn, their visitors still connected): an ordinary visitor is served
-    within 1.5x of its time on the idle server. An ordinary visitor arriving while 3 heavy pages
-    are still computing is measured and reported (the GIL is shared: see README)."""
+    3 heavy pages open (drawn, their visitors still connected) cost nothing more: an ordinary
+    visitor then costs the server the CPU it costs on an idle server (asserted within 1.5x; CPU,
+    not wall time, which a busy machine stretches). Wall times are reported, and so is an
+    ordinary visitor arriving while 3 heavy pages are still computing (one GIL: see README)."""
     server = budget_server
     sines = next(q for name, _, q in heavy_links() if name == "sines-20-compare")
-    idle = statistics.median(ordinary_visit(server, i) for i in range(3))
-    report: dict = {"ordinary_idle_s": round(idle, 2)}
+    idle_s, idle_cpu = medians([ordinary_visit(server, i) for i in range(3)])
+    report: dict = {"ordinary_idle_s": round(idle_s, 2), "ordinary_idle_server_cpu_s": round(idle_cpu, 3)}
     with MemorySampler(server) as memory:
         drawn = threading.Semaphore(0)
 
@@ -130,7 +138,7 @@ def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
         with ThreadPoolExecutor(3) as pool:
             futures = [pool.submit(heavy, 20 + j) for j in range(3)]
             time.sleep(0.5)
-            report["ordinary_while_3_heavy_compute_s"] = round(ordinary_visit(server, 100), 2)
+            report["ordinary_while_3_heavy_compute_s"] = round(ordinary_visit(server, 100)[0], 2)
             report["those_3_heavy_wall_s"] = [round(f.result(), 2) for f in futures]
         drawn = threading.Semaphore(0)
 
@@ -140,8 +148,9 @@ def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
             futures = [pool.submit(heavy, 40 + j, keep_open) for j in range(3)]
             for _ in futures:  # their page runs have finished; their sessions stay open
                 assert drawn.acquire(timeout=120)
-            report["ordinary_with_3_heavy_open_s"] = round(statistics.median(
-                ordinary_visit(server, 200 + i) for i in range(3)), 2)
+            open_s, open_cpu = medians([ordinary_visit(server, 200 + i) for i in range(3)])
+            report.update(ordinary_with_3_heavy_open_s=round(open_s, 2),
+                          ordinary_with_3_heavy_open_server_cpu_s=round(open_cpu, 3))
             keep_open.set()
             [f.result() for f in futures]
         report["peak_rss_mib"] = mib(memory.peak)
@@ -149,5 +158,5 @@ def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "budget_concurrency_report.json").write_text(json.dumps(report, indent=2))
     assert memory.peak < 2 ** 30, report
-    assert report["ordinary_with_3_heavy_open_s"] <= 1.5 * idle + 0.2, report
+    assert open_cpu <= 1.5 * idle_cpu + 0.05, report
 

@@ -47,8 +47,10 @@ WAVES = 2
 START = "5, 5"
 PEAK_BOUND = int(2.5 * 2 ** 30)  # bytes: the server and its workers together
 GROWTH_MARGIN = 160 * 2 ** 20  # bytes: settled RSS after the last wave minus after the first
-RENDER_TIMEOUT_MS = 90_000  # one page, navigation to result
-WAVE_TIMEOUT_S = 110  # a whole wave (2 waves + warm-up + start stay under ~4 minutes)
+# Safety nets, not performance claims (the figures are reported, not asserted): 20 Chromium pages
+# drawing on 2 cores took 33-66 s per wave, and over 110 s with two busy loops beside them.
+RENDER_TIMEOUT_MS = 240_000  # one page, navigation to result
+WAVE_TIMEOUT_S = 300  # a whole wave
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 _RESULT_JS = """() => {
