@@ -16,11 +16,15 @@ from typing import Callable, Literal, Sequence
 import numpy as np
 import sympy as sp
 
-from .isolation import WorkerCrashed, WorkerTimeout, call_isolated
+from .isolation import WorkerBusy, WorkerCrashed, WorkerTimeout, call_isolated
 from .parsing import ParseError
 from .symbolic import Derivation, derive
 
 DEFAULT_TIMEOUT_S = 5.0
+
+
+class ServerBusy(ParseError):
+    """Not the text's fault: every worker for long expressions stayed busy. Do not cache it."""
 
 
 class EvaluationError(ArithmeticError):
@@ -160,6 +164,8 @@ def build_problem(text: str, variables: Sequence[str] | None = None,
     except WorkerTimeout:
         raise ParseError(f"this expression takes too long to process (over {timeout:g} s); "
                          "try a simpler one") from None
+    except WorkerBusy:
+        raise ServerBusy("the server is busy with other long expressions: try again in a moment") from None
     except WorkerCrashed:
         raise ParseError("this expression could not be processed (the worker ran out of resources)") from None
     except ParseError:

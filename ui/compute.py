@@ -27,6 +27,7 @@ import streamlit as st
 from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, run
 from core.isolation import warm_up
 from core.parsing import normalise
+from core.problem import ServerBusy
 from core.run import RunCancelled
 from core.teaching import Sweep, sweep_learning_rates
 
@@ -95,14 +96,16 @@ def load_problem(text: str) -> tuple[Problem | None, str | None]:
     cached too: a hostile text that needs the whole time budget to be refused costs it once."""
     try:
         key = normalise(text)
-    except ParseError as err:
+        return _PROBLEMS.get(key, lambda: _build(key))
+    except ParseError as err:  # refused at the first gates, or ServerBusy (not cached: transient)
         return None, str(err)
-    return _PROBLEMS.get(key, lambda: _build(key))
 
 
 def _build(text: str) -> tuple[tuple[Problem | None, str | None], int]:
     try:
         problem = build_problem(text)
+    except ServerBusy:
+        raise  # says nothing about the text: ask again next time
     except ParseError as err:
         return (None, str(err)), len(text) + len(str(err))
     # What the problem holds is its derivation (sympy expressions, LaTeX) plus the compiled
