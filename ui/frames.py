@@ -69,13 +69,19 @@ def thinned(count: int, limit: int = CHART_POINTS, keep: Iterable[int] = (),
     return rows[rows < count], stride
 
 
+def ordinal(n: int) -> str:
+    """2 -> '2nd', 11 -> '11th', 23 -> '23rd'."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def thinning_note(traces: Mapping[str, Trace], limit: int = CHART_POINTS) -> str | None:
     """One sentence saying which charts' runs were thinned, or None when every iterate is drawn."""
     strides = {m: thinned(len(t.f), limit)[1] for m, t in traces.items()}
     thin = {m: s for m, s in strides.items() if s > 1}
     if not thin:
         return None
-    which = ", ".join(f"{m}: every {s}th pair" for m, s in thin.items())
+    which = ", ".join(f"{m}: every {ordinal(s)} pair" for m, s in thin.items())
     return (f"Long runs are thinned in the charts ({which} of iterates drawn, plus the first, the last, "
             "the selected k and the turning points of f); the tables and the CSV hold every iterate.")
 
