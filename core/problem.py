@@ -20,11 +20,27 @@ from .isolation import WorkerBusy, WorkerCrashed, WorkerTimeout, call_isolated
 from .parsing import ParseError
 from .symbolic import Derivation, derive
 
-DEFAULT_TIMEOUT_S = 5.0
+# Budgets for the symbolic work of one text, in CPU seconds of the worker (core.isolation): what
+# the text costs, the same on an idle and on a busy server, waiting for a worker not included.
+# The heaviest functions the app is meant for need ~1.6 CPU-s here (the product of 20 sines, a
+# fresh worker), ordinary ones 15-500 ms.
+TYPED_BUDGET_S = 5.0  # text typed by the visitor: they wait for it themselves
+LINK_BUDGET_S = 3.0  # text that arrives in a link: anyone can make a class open it; 2x the heaviest
+DEFAULT_TIMEOUT_S = TYPED_BUDGET_S
 
 
 class ServerBusy(ParseError):
-    """Not the text's fault: every worker for long expressions stayed busy. Do not cache it."""
+    """Not the text's fault: the server refused it for its own sake (too many waiting, the
+    lane for long expressions full, or the machine too busy). Do not cache it."""
+
+
+class TooSlow(ParseError):
+    """The text used its whole budget (``budget_s`` CPU seconds) without finishing: a verdict on
+    the text, worth caching, but only for that budget (a larger one might succeed)."""
+
+    def __init__(self, message: str, budget_s: float) -> None:
+        super().__init__(message)
+        self.budget_s = budget_s
 
 
 class EvaluationError(ArithmeticError):
@@ -153,8 +169,10 @@ def build_problem(text: str, variables: Sequence[str] | None = None,
                   timeout: float | None = DEFAULT_TIMEOUT_S) -> Problem:
     """Parse ``text`` safely, derive g and H, compile them; raise ParseError for bad input.
 
-    With a ``timeout`` (seconds) the symbolic work runs in a killable worker process, so no
-    input can hold the caller longer than that; ``timeout=None`` runs it in this process.
+    With a ``timeout`` (CPU seconds of symbolic work: TYPED_BUDGET_S for typed text,
+    LINK_BUDGET_S for text from a link) the symbolic work runs in a killable worker process
+    (:mod:`core.isolation`); ``timeout=None`` runs it in this process. Out of time: TooSlow (a
+    ParseError). Refused because the server is busy: ServerBusy (a ParseError, not to be cached).
     """
     args = (text, None if variables is None else tuple(variables))
     if timeout is None:
@@ -162,10 +180,10 @@ def build_problem(text: str, variables: Sequence[str] | None = None,
     try:
         derivation = call_isolated(derive, args, timeout)
     except WorkerTimeout:
-        raise ParseError(f"this expression takes too long to process (over {timeout:g} s); "
-                         "try a simpler one") from None
-    except WorkerBusy:
-        raise ServerBusy("the server is busy with other long expressions: try again in a moment") from None
+        raise TooSlow(f"this expression takes too long to process (over {timeout:g} s); "
+                      "try a simpler one", timeout) from None
+    except WorkerBusy as err:
+        raise ServerBusy(f"{err}: try again in a moment") from None
     except WorkerCrashed:
         raise ParseError("this expression could not be processed (the worker ran out of resources)") from None
     except ParseError:

@@ -8,6 +8,7 @@ import streamlit as st
 from core import METHODS, OptionsError
 from core.teaching import OSCILLATION_RULE, OUTCOMES, default_rate_range, learning_rate_grid, quadratic_constants, rate_marks
 from ui.charts import CONVERGENCE_QUANTITIES, convergence_chart, legend_selection, picture_chart
+from ui.budget import RUNS_BUDGET_S
 from ui.compute import run_method, run_sweep
 from ui.links import LIMITS
 from ui.latex import show_formula
@@ -66,7 +67,8 @@ counts = frame["outcome"].value_counts()
 summary = " · ".join(f"{OUTCOMES[o]}: {counts[o]}" for o in OUTCOME_COLORS if o in counts)
 steps_run = int(frame["steps"].sum())
 st.caption(f"{len(frame)} runs, {steps_run:,} steps in {sweep.seconds:.2f} s (computed once, then cached) · {summary}")
-newton = run_method(problem.text, x0, "newton", astuple(setup.options))
+# Newton and the picked run share one page budget of runs (the sweep has its own).
+newton = run_method(problem.text, x0, "newton", astuple(setup.options), RUNS_BUDGET_S / 2)
 sidebar_eta = setup.options.lr
 
 
@@ -96,7 +98,8 @@ def sweep_view() -> None:
     eta = st.select_slider("Show the run with η =", options, key="lr_pick", format_func=lambda v: f"{v:.4g}")
     picked = sweep.runs[options.index(eta)]
     # The sweep keeps summaries only; the picked run is run again (and cached) on its own.
-    picked_trace = run_method(problem.text, x0, method, astuple(replace(setup.options, lr=float(eta))))
+    picked_trace = run_method(problem.text, x0, method, astuple(replace(setup.options, lr=float(eta))),
+                              RUNS_BUDGET_S / 2)
     traces = {method: picked_trace, "newton": newton}
     st.subheader(f"η = {eta:.4g}: {OUTCOMES[picked.outcome]}", anchor=False)
     left, right = st.columns([3, 2], gap="large")
