@@ -21,7 +21,7 @@ from core import Options
 
 from .suite import (GOAL_COLD_S, GOAL_COMPILE_N20_S, GOAL_LOOP_RATIO, GOAL_SPEEDUP, ROSENBROCK, Row,
                     cached_rerun, classic_start, cold_first_view, compiled_vs_symbolic, extended_rosenbrock,
-                    fresh_process, fresh_texts, growth, run_loop_overhead, worker_start_up)
+                    fresh_process, fresh_texts, growth, honest_behind_hostile, run_loop_overhead, worker_start_up)
 
 
 def _time(seconds: float) -> str:
@@ -138,6 +138,22 @@ def report(quick: bool = False) -> list[Row]:
             ]
         return out
     rows += _section("4 growth in n", scale)
+
+    def pool() -> list[Row]:
+        title = "5 worker pool"
+        h = honest_behind_hostile(**({"budget_s": 1.0, "samples": 1} if quick else {}))
+        ended = "; ".join(f"{outcome} after {seconds:.1f} s" for outcome, seconds in h["outcomes"])
+        return [
+            Row(title, "ordinary new function (4x^2 + y^2 + k) through the warm pool, alone", _time(h["alone_s"])),
+            Row(title, f"same, {h['hostile']} hostile texts (each needing its {h['budget_s']:g} s budget) in flight",
+                _time(h["with_hostile_s"]), f"< {h['budget_s'] / 3:.2g} s (before: ~{h['before_s']:g} s)",
+                h["with_hostile_s"] < h["budget_s"] / 3),
+            Row(title, "  with hostile / alone", f"{h['ratio']:.1f}x"),
+            Row(title, f"  the hostile calls: {ended}", ""),
+            Row(title, "  worker processes alive at most (pool's count and /proc)", str(h["peak_processes"]),
+                f"<= {h['pool_size']} (pool size)", h["peak_processes"] <= h["pool_size"]),
+        ]
+    rows += _section("5 worker pool", pool)
     return rows
 
 

@@ -10,6 +10,8 @@ the goal they are held to); nothing here asserts anything, and nothing here is a
    Streamlit caches, with every symbolic or iterative entry point counted.
 4. :func:`growth` - parse / derive / compile and Newton's per-iteration cost on the extended
    Rosenbrock function for n = 2, 5, 10, 20.
+5. :func:`honest_behind_hostile` - an ordinary new function through the worker pool, alone and
+   with hostile texts (each needing its whole budget) started just before it (issue 11).
 """
 
 from __future__ import annotations
@@ -18,8 +20,10 @@ import logging
 import math
 import os
 import random
+import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from contextlib import ExitStack, contextmanager
@@ -34,7 +38,8 @@ from sympy.core.cache import clear_cache
 
 import core.problem
 from core import Options, Problem, build_problem, compile_derivation, derive, parse_function, run
-from core.isolation import call_isolated
+from core import isolation
+from core.isolation import WorkerBusy, WorkerTimeout, call_isolated
 from core.parsing import natural_key
 
 _ROOT = Path(__file__).resolve().parent.parent
@@ -333,3 +338,95 @@ def growth(sizes: Sequence[int] = (2, 5, 10, 20), min_seconds: float = 0.2) -> l
         rows.append({"n": n, **stages, "total_s": sum(stages.values()), "isolated_build_s": isolated_s, "newton_iterations": trace.iterations, "newton_status": trace.status,
                      "newton_per_iteration_s": run_s / repeats / steps, "f_g_h_s": evaluation_s})
     return rows
+
+
+# --------------------------------------------------------------------------------------------
+# 5. The worker pool under hostile texts
+# --------------------------------------------------------------------------------------------
+
+# 39 nested sines of a product of 20 variables: within the parser's bounds, and derive() needs
+# over a minute of CPU for it. What a hostile link looks like.
+HOSTILE_TEXT = "sin(" * 39 + "*".join(f"x{i}" for i in range(1, 21)) + ")" * 39
+HOSTILE_BEFORE_S = 11.0  # issue 11: an honest parse behind 4 hostile ones, before the two lanes
+
+
+def _worker_processes() -> int:
+    """Live ``python -m core._worker`` children of this process, from /proc (0 without /proc)."""
+    count = 0
+    proc = Path("/proc")
+    if not proc.exists():
+        return 0
+    for entry in proc.iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid() and fields[0] != "Z" and b"core._worker" in cmdline:
+            count += 1
+    return count
+
+
+def _warm_pool(limit_s: float = 300.0) -> None:
+    deadline = time.monotonic() + limit_s
+    while isolation.pool_state()["idle"] < isolation.POOL_SIZE and time.monotonic() < deadline:
+        isolation.warm_up().join(60)
+        time.sleep(0.05)
+
+
+def honest_behind_hostile(hostile: int = 4, budget_s: float = core.problem.TYPED_BUDGET_S,
+                          samples: int = 3) -> dict:
+    """Latency of an ordinary new function (a text no cache has seen: 4x^2 + y^2 + k) through the
+    worker pool with every worker warm: alone (median of ``samples``), then with ``hostile``
+    texts that need their whole ``budget_s`` started 0.2 s before it. Also how those ended, and
+    the most worker processes alive meanwhile (the pool's count and /proc)."""
+    _warm_pool()
+    counter = random.randrange(10 ** 6)
+
+    def honest() -> float:
+        nonlocal counter
+        counter += 1
+        start = time.perf_counter()
+        call_isolated(derive, (f"4x^2 + y^2 + {counter}", None), budget_s)
+        return time.perf_counter() - start
+
+    alone = statistics.median(honest() for _ in range(samples))
+    _warm_pool()
+    outcomes: list[tuple[str, float]] = []
+    seen = [_worker_processes()]
+    stop = threading.Event()
+
+    def sample() -> None:
+        while not stop.is_set():
+            seen.append(_worker_processes())
+            time.sleep(0.02)
+
+    def attack() -> None:
+        start = time.perf_counter()
+        try:
+            call_isolated(derive, (HOSTILE_TEXT, None), budget_s)
+            outcome = "finished"
+        except WorkerTimeout:
+            outcome = "over budget"
+        except WorkerBusy:
+            outcome = "refused busy"
+        outcomes.append((outcome, time.perf_counter() - start))
+
+    isolation.reset_peak()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    attackers = [threading.Thread(target=attack, daemon=True) for _ in range(hostile)]
+    for thread in attackers:
+        thread.start()
+    time.sleep(0.2)
+    with_hostile = honest()
+    for thread in attackers:
+        thread.join()
+    stop.set()
+    sampler.join()
+    return {"alone_s": alone, "with_hostile_s": with_hostile, "ratio": with_hostile / alone,
+            "hostile": hostile, "budget_s": budget_s, "outcomes": sorted(outcomes),
+            "peak_processes": max(isolation.pool_state()["peak_processes"], max(seen)),
+            "pool_size": isolation.POOL_SIZE, "before_s": HOSTILE_BEFORE_S}
