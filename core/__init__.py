@@ -7,16 +7,16 @@ Pure Python + numpy + sympy (no streamlit), usable from a notebook or ``python -
     trace = run(problem, [15, 15], "gd-optimal", Options(tol=1e-10))
 """
 
-from .methods import (METHODS, Method, MethodStop, Options, OptionsError, Point, Step,
-                      backtracking, get_method, register)
+from .methods import METHODS, Method, get_method, register
+from .options import SPEC, Options, OptionsError
 from .parsing import ParseError, ParsedFunction, natural_key, parse_function
 from .problem import Derivation, EvaluationError, Problem, build_problem, compile_derivation, derive
 from .run import (STATIONARY_KINDS, STATUSES, RunCancelled, Trace, best_value, classify_stationary_point, run,
-                  run_all)
+                  run_all, run_batch)
 
 __all__ = [
-    "METHODS", "Method", "MethodStop", "Options", "OptionsError", "Point", "Step", "backtracking",
-    "get_method", "register", "ParseError", "ParsedFunction", "natural_key", "parse_function",
+    "METHODS", "Method", "Options", "OptionsError", "SPEC", "get_method", "register", "ParseError", "ParsedFunction", "natural_key", "parse_function",
     "Derivation", "EvaluationError", "Problem", "build_problem", "compile_derivation", "derive",
     "STATIONARY_KINDS", "STATUSES", "RunCancelled", "Trace", "best_value", "classify_stationary_point", "run", "run_all",
+    "run_batch",
 ]

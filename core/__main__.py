@@ -10,6 +10,7 @@ import sys
 from typing import Sequence
 
 from . import METHODS, Options, OptionsError, ParseError, Trace, build_problem, run
+from .options import SPEC, OptionSpec
 
 
 def _floats(text: str) -> list[float]:
@@ -33,14 +34,23 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--method", default="newton", choices=[*METHODS, "all"],
                         help="method id, or 'all' (default: newton)")
     parser.add_argument("--vars", help="variable names in order, e.g. x,y (default: natural sort)")
-    defaults = Options()
-    parser.add_argument("--lr", type=float, default=defaults.lr, help=f"learning rate (default {defaults.lr})")
-    parser.add_argument("--beta", type=float, default=defaults.beta, help=f"momentum (default {defaults.beta})")
-    parser.add_argument("--tol", type=float, default=defaults.tol, help=f"stop when ||g|| <= tol (default {defaults.tol})")
-    parser.add_argument("--max-iter", type=int, default=defaults.max_iter,
-                        help=f"at most this many steps (default {defaults.max_iter})")
+    for spec in SPEC:  # one flag per option of the spec: --max-iter for max_iter
+        parser.add_argument("--" + spec.name.replace("_", "-"), dest=spec.name, type=_option_value(spec),
+                            default=spec.default, metavar=spec.kind.__name__.upper(),  # range: Options checks it
+                            help=f"{spec.help} ({spec.range_text()}, default {spec.default:g})")
     parser.add_argument("--json", action="store_true", help="print JSON instead of the CSV table")
     return parser
+
+
+def _option_value(spec: OptionSpec):
+    """The flag's number type (its range is checked by Options, whose message names the option)."""
+    def parse(text: str) -> float | int:
+        try:
+            return spec.kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not {'an integer' if spec.kind is int else 'a number'}") from None
+    parse.__name__ = spec.name
+    return parse
 
 
 def _summary(trace: Trace) -> dict:
@@ -50,23 +60,25 @@ def _summary(trace: Trace) -> dict:
         "variables": list(trace.variables), "method": trace.method, "status": trace.status,
         "message": trace.message, "iterations": trace.iterations, "x": last["x"], "f": last["f"],
         "grad_norm": last["grad_norm"], "stationary_point": trace.stationary_point,
-        "options": trace.options, "trace": rows,
+        "options": trace.options, **trace.counts, "seconds": trace.seconds, "trace": rows,
     }
 
 
 def _write_csv(traces: Sequence[Trace], out) -> None:
     writer = csv.writer(out, lineterminator="\n")
-    header_written = False
-    for trace in traces:
-        columns = trace.columns()
-        if not header_written:
-            writer.writerow(["method", *columns])
-            header_written = True
+    tables = [trace.columns() for trace in traces]
+    # one header for all methods: each method's typed fields get their own columns, empty elsewhere
+    header = list(dict.fromkeys(name for table in tables for name in table if name != "decision"))
+    writer.writerow(["method", *header, "decision"])
+    for trace, table in zip(traces, tables):
         for k in range(trace.iterations + 1):
-            writer.writerow([trace.method, *(_cell(values[k]) for values in columns.values())])
+            writer.writerow([trace.method, *(_cell(table[name][k]) if name in table else "" for name in header),
+                             table["decision"][k]])
 
 
 def _cell(value) -> str:
+    if value is None:
+        return ""
     if isinstance(value, str):
         return value
     value = float(value)
@@ -79,7 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         variables = [v.strip() for v in args.vars.split(",")] if args.vars else None
-        options = Options(lr=args.lr, beta=args.beta, tol=args.tol, max_iter=args.max_iter)
+        options = Options(**{spec.name: getattr(args, spec.name) for spec in SPEC})
         problem = build_problem(args.function, variables)
         methods = list(METHODS) if args.method == "all" else [args.method]
         traces = [run(problem, args.start, method, options) for method in methods]

@@ -2,9 +2,11 @@
 
 Parsing and differentiation run in an isolated worker with a hard time limit
 (:mod:`core.isolation`); the parent then compiles the derivatives once with
-``lambdify(..., cse=True)``. Point evaluations use the ``math`` module on Python floats: it is
-faster than numpy for scalars and tells a domain error (ValueError, ZeroDivisionError, complex
-results) apart from an overflow (OverflowError, inf), which the run loop reports differently.
+``lambdify(..., cse=True)``, for numpy on a batch of points: one call evaluates f, g or H at
+every row of an array X of shape (B, n). A single point is the batch of one, so a run alone and
+the same start inside a batch compute the same numbers. Where a value is not finite, the point
+is evaluated again with numpy's floating-point errors raised, which tells a domain error
+(invalid, divide by zero) apart from an overflow: the run loop reports them differently.
 """
 
 from __future__ import annotations
@@ -60,6 +62,15 @@ def _numeric(expr: sp.Expr) -> sp.Expr:
 _DOMAIN_ERRORS = (ValueError, ZeroDivisionError, TypeError)
 
 
+def _entries(fn: Callable, X: np.ndarray, width: int) -> np.ndarray:
+    """Call a lambdified list of ``width`` expressions on the columns of X: (B, width). A
+    constant entry comes back as a scalar; it is broadcast over the batch here."""
+    out = np.empty((X.shape[0], width))
+    for j, value in enumerate(fn(*np.ascontiguousarray(X.T))):
+        out[:, j] = value
+    return out
+
+
 @dataclass(frozen=True, eq=False)
 class Problem:
     """A parsed function with compiled f, g, H. Build it with :func:`build_problem`."""
@@ -68,7 +79,6 @@ class Problem:
     _f: Callable = field(repr=False)
     _g: Callable = field(repr=False)
     _h: Callable = field(repr=False)
-    _f_grid: Callable = field(repr=False)
 
     # -- symbolic side -------------------------------------------------------------------
     @property
@@ -101,67 +111,105 @@ class Problem:
         d = self.derivation
         return {"f": d.latex_f, "gradient": d.latex_gradient, "hessian": d.latex_hessian}
 
-    # -- numeric side ----------------------------------------------------------------------
+    # -- numeric side: batches ------------------------------------------------------------
+    # Rows where a value is not finite are nan or inf here: what a run of many starts wants
+    # (each start gets its own status). error() says why. The batch_* versions leave numpy's
+    # error state to the caller (the run loop ignores all; entering errstate costs a few us).
+    def batch_values(self, X: np.ndarray) -> np.ndarray:
+        out = np.empty(X.shape[0])
+        out[:] = self._f(*np.ascontiguousarray(X.T))
+        return out
+
+    def batch_gradients(self, X: np.ndarray) -> np.ndarray:
+        return _entries(self._g, X, self.n)
+
+    def batch_hessians(self, X: np.ndarray) -> np.ndarray:
+        return _entries(self._h, X, self.n * self.n).reshape(X.shape[0], self.n, self.n)
+
+    @np.errstate(all="ignore")
+    def values(self, X: np.ndarray) -> np.ndarray:
+        """f at every row of X (B, n): shape (B,)."""
+        return self.batch_values(X)
+
+    @np.errstate(all="ignore")
+    def gradients(self, X: np.ndarray) -> np.ndarray:
+        """g at every row of X: shape (B, n)."""
+        return self.batch_gradients(X)
+
+    @np.errstate(all="ignore")
+    def hessians(self, X: np.ndarray) -> np.ndarray:
+        """H at every row of X: shape (B, n, n)."""
+        return self.batch_hessians(X)
+
+    def error(self, x: np.ndarray, quantity: Literal["f", "the gradient", "the Hessian"]) -> EvaluationError:
+        """Why ``quantity`` is not finite at the point x: evaluated again with numpy's
+        floating-point errors raised (overflow -> 'overflow'; invalid or divide -> 'domain')."""
+        fn, width = {"f": (self._f, None), "the gradient": (self._g, self.n),
+                     "the Hessian": (self._h, self.n * self.n)}[quantity]
+        X = np.asarray(x, dtype=float).reshape(1, -1)
+        try:
+            with np.errstate(all="raise", under="ignore"):
+                if width is None:
+                    np.asarray(fn(*X.T), dtype=float)
+                else:
+                    _entries(fn, X, width)
+        except FloatingPointError as err:
+            text = str(err)
+            if "overflow" in text:
+                return EvaluationError("overflow", quantity)
+            return EvaluationError("domain", quantity, "division by zero" if "divide" in text else "math domain error")
+        except _DOMAIN_ERRORS as err:
+            return EvaluationError("domain", quantity, str(err))
+        return EvaluationError("overflow", quantity)  # not finite without a raised error: inf came in
+
+    # -- numeric side: one point ---------------------------------------------------------
     def value(self, x: np.ndarray) -> float:
         """f(x) as a float; raises EvaluationError outside the domain or on overflow."""
-        try:
-            value = float(self._f(*x.tolist()))
-        except _DOMAIN_ERRORS as err:
-            raise EvaluationError("domain", "f", str(err)) from None
-        except OverflowError:
-            raise EvaluationError("overflow", "f") from None
+        value = float(self.values(np.asarray(x, dtype=float).reshape(1, -1))[0])
         if not math.isfinite(value):
-            raise EvaluationError("overflow", "f")
+            raise self.error(x, "f")
         return value
 
     def gradient(self, x: np.ndarray) -> np.ndarray:
         """g(x) as a float array of shape (n,); raises EvaluationError."""
-        return self._array(self._g, x, "the gradient")
+        out = self.gradients(np.asarray(x, dtype=float).reshape(1, -1))[0]
+        if not np.isfinite(out).all():
+            raise self.error(x, "the gradient")
+        return out
 
     def hessian(self, x: np.ndarray) -> np.ndarray:
         """H(x) as a float array of shape (n, n); raises EvaluationError."""
-        return self._array(self._h, x, "the Hessian")
+        out = self.hessians(np.asarray(x, dtype=float).reshape(1, -1))[0]
+        if not np.isfinite(out).all():
+            raise self.error(x, "the Hessian")
+        return out
 
     def value_or_inf(self, x: np.ndarray) -> float:
         """f(x), or +inf where f cannot be evaluated (what a line search wants)."""
-        try:
-            return self.value(x)
-        except EvaluationError:
-            return math.inf
+        value = float(self.values(np.asarray(x, dtype=float).reshape(1, -1))[0])
+        return value if math.isfinite(value) else math.inf
 
     def grid_values(self, *axes: np.ndarray) -> np.ndarray:
         """Vectorised f over broadcast arrays (e.g. a meshgrid); nan where undefined."""
         shape = np.broadcast_shapes(*(np.shape(a) for a in axes))
         with np.errstate(all="ignore"):
             # A constant f returns a scalar: shape it like the grid ourselves.
-            values = np.broadcast_to(np.asarray(self._f_grid(*axes), dtype=float), shape).copy()
+            values = np.broadcast_to(np.asarray(self._f(*axes), dtype=float), shape).copy()
         values[~np.isfinite(values)] = np.nan
         return values
 
-    @staticmethod
-    def _array(fn: Callable, x: np.ndarray, quantity: str) -> np.ndarray:
-        try:
-            out = np.array(fn(*x.tolist()), dtype=float)
-        except _DOMAIN_ERRORS as err:
-            raise EvaluationError("domain", quantity, str(err)) from None
-        except OverflowError:
-            raise EvaluationError("overflow", quantity) from None
-        if not np.isfinite(out).all():
-            raise EvaluationError("overflow", quantity)
-        return out
-
 
 def compile_derivation(derivation: Derivation) -> Problem:
-    """Compile f, g, H once (common subexpressions shared) into fast numeric callables."""
+    """Compile f, g, H once (common subexpressions shared) into numpy functions of a batch:
+    g and H as flat lists of entries (H row by row), each entry an array over the batch."""
     symbols = derivation.variables
     gradient = [_numeric(e) for e in derivation.gradient]
-    hessian = [[_numeric(e) for e in row] for row in derivation.hessian]
+    hessian = [_numeric(e) for row in derivation.hessian for e in row]
     return Problem(
         derivation=derivation,
-        _f=sp.lambdify(symbols, derivation.expr, modules="math", cse=True),
-        _g=sp.lambdify(symbols, gradient, modules="math", cse=True),
-        _h=sp.lambdify(symbols, hessian, modules="math", cse=True),
-        _f_grid=sp.lambdify(symbols, derivation.expr, modules="numpy", cse=True),
+        _f=sp.lambdify(symbols, derivation.expr, modules="numpy", cse=True),
+        _g=sp.lambdify(symbols, gradient, modules="numpy", cse=True),
+        _h=sp.lambdify(symbols, hessian, modules="numpy", cse=True),
     )
 
 

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
-from typing import Any, Callable, Sequence
+from dataclasses import asdict, dataclass, field, replace
+from functools import cached_property
+from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from .blocks import Batch, Counts, Work, select
 from .linalg import signs
-from .methods import MethodStop, Options, OptionsError, Point, get_method
+from .methods import get_method
+from .options import Options, OptionsError
 from .problem import EvaluationError, Problem
 
 STATUSES: dict[str, str] = {
@@ -59,11 +62,23 @@ class Trace:
     grad: np.ndarray  # (K+1, n)
     direction: np.ndarray  # (K+1, n)
     step_size: np.ndarray  # (K+1,)
-    decision: tuple[str, ...]  # (K+1,)
+    info: dict[str, np.ndarray]  # the method's typed fields per step (core.methods.Method.fields), (K+1,) each
     status: str
     message: str
     stationary_point: str | None  # classification of x_K when converged
-    seconds: float = math.nan  # wall time of the run
+    seconds: float = math.nan  # wall time of the run (of the whole batch it ran in)
+    counts: dict[str, int] = field(default_factory=dict)  # nfev, ngev, nhev, nsolve of this start
+    per_start: dict[str, float] = field(default_factory=dict)  # options that were this start's own (a sweep's
+    # lr); ``options`` holds them too
+
+    @cached_property
+    def decision(self) -> tuple[str, ...]:
+        """What each step decided, in words (derived from ``info``); '' on the last row."""
+        method = get_method(self.method)
+        names = list(self.info)
+        rows = zip(*(self.info[name].tolist() for name in names)) if names else ((),) * self.iterations
+        words = [method.describe(dict(zip(names, row))) for _, row in zip(range(self.iterations), rows)]
+        return (*words, "")
 
     @property
     def iterations(self) -> int:
@@ -101,13 +116,24 @@ class Trace:
     def columns(self) -> dict[str, np.ndarray | list]:
         """The iteration table, tidy: one entry per row k. Variable names label the x columns
         (prefixed 'x:' when one collides with a fixed column name)."""
-        fixed = ["k", "f", "grad_norm", "step_size", "dx_norm", "angle_deg", "decision"]
+        fixed = ["k", "f", "grad_norm", "step_size", "dx_norm", "angle_deg", *self.info, "decision"]
         table: dict[str, Any] = {"k": np.arange(len(self.f))}
         for j, name in enumerate(self.variables):
             table[f"x:{name}" if name in fixed else name] = self.x[:, j]
         table.update(f=self.f, grad_norm=self.grad_norm, step_size=self.step_size,
-                     dx_norm=self.dx_norm, angle_deg=self.angle_deg, decision=list(self.decision))
+                     dx_norm=self.dx_norm, angle_deg=self.angle_deg)
+        table.update({name: self._info_column(name) for name in self.info})
+        table["decision"] = list(self.decision)
         return table
+
+    def _info_column(self, name: str) -> list:
+        """A typed field as table cells: None where it does not apply (the last row, -1, nan)."""
+        values = self.info[name]
+        if values.dtype == bool:
+            return [bool(v) for v in values[:-1]] + [None]
+        if values.dtype.kind == "i":
+            return [int(v) if v >= 0 else None for v in values]
+        return [float(v) if math.isfinite(v) else None for v in values]
 
     def records(self) -> list[dict[str, Any]]:
         """Rows as JSON-ready dicts (nan -> None)."""
@@ -115,12 +141,14 @@ class Trace:
             return float(value) if math.isfinite(value) else None
 
         grad_norm, dx_norm, angle = self.grad_norm, self.dx_norm, self.angle_deg
+        info = {name: self._info_column(name) for name in self.info}
         return [
             {"k": k, "x": [clean(v) for v in self.x[k]], "f": clean(self.f[k]),
              "grad": [clean(v) for v in self.grad[k]], "grad_norm": clean(grad_norm[k]),
              "direction": [clean(v) for v in self.direction[k]] if k < self.iterations else None,
              "step_size": clean(self.step_size[k]), "dx_norm": clean(dx_norm[k]),
-             "angle_deg": clean(angle[k]), "decision": self.decision[k]}
+             "angle_deg": clean(angle[k]), **{name: cells[k] for name, cells in info.items()},
+             "decision": self.decision[k]}
             for k in range(len(self.f))
         ]
 
@@ -193,130 +221,341 @@ def _format_point(x: np.ndarray) -> str:
     return "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
 
 
-# Overflow in g'g, x'x or a step is inf, which the loop's finiteness checks already turn into a
-# status; numpy's RuntimeWarning on top would make a diverging run raise where warnings are errors.
-@np.errstate(over="ignore", invalid="ignore")
+def _stop_message(status: str, k: int, g: np.ndarray, tol: float) -> str:
+    norm = math.sqrt(float(g @ g))
+    if status == "converged":
+        return f"converged in {k} step{'' if k == 1 else 's'}: ||g|| = {norm:.2e} <= tol = {tol:g}"
+    return f"stopped at max_iter = {k} steps with ||g|| = {norm:.3g} (tol = {tol:g})"
+
+
+class _Record:
+    """Each step's rows, for the starts running at that step only (compact: no fill for the
+    starts already stopped); each start's trace is gathered from them at the end."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows: list[np.ndarray] = []  # step k: indices (into the batch) of the starts running
+        self.columns: dict[str, list[np.ndarray]] = {}
+
+    def add(self, rows: np.ndarray, **columns: np.ndarray) -> None:
+        self.rows.append(rows)
+        for name, values in columns.items():
+            self.columns.setdefault(name, []).append(values)
+
+    def gather(self, last_k: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per start i: its rows k = 0..last_k[i] of every column."""
+        if self.size == 1:  # the batch of one: every step holds just it
+            stacked = {name: np.concatenate(values) for name, values in self.columns.items()}
+            return [stacked]
+        steps = len(self.rows)
+        offsets = np.cumsum([0] + [r.size for r in self.rows[:-1]])
+        position = np.full((steps, self.size), -1)
+        for k, rows in enumerate(self.rows):
+            position[k, rows] = np.arange(rows.size)
+        flat = {name: np.concatenate(values) for name, values in self.columns.items()}
+        out = []
+        for i in range(self.size):
+            end = int(last_k[i]) + 1
+            index = offsets[:end] + position[:end, i]
+            out.append({name: values[index] for name, values in flat.items()})
+        return out
+
+
+def _describe_stop(status: str, k: int, g: np.ndarray, tol: float) -> str:
+    norm = math.sqrt(float(g @ g))
+    if status == "converged":
+        return f"converged in {k} step{'' if k == 1 else 's'}: ||g|| = {norm:.2e} <= tol = {tol:g}"
+    return f"stopped at max_iter = {k} steps with ||g|| = {norm:.3g} (tol = {tol:g})"
+
+
+def run_batch(problem: Problem, starts: Sequence[Sequence[float]] | np.ndarray, method: str,
+              options: Options | None = None, *, per_start: Mapping[str, Sequence[float]] | None = None,
+              deadline: float | None = None, wall_deadline: float | None = None,
+              should_stop: Callable[[], bool] | None = None) -> list[Trace]:
+    """Iterate ``method`` from every row of ``starts`` (B, n) at once, each start until
+    ||g|| <= tol, max_iter, a failure of its own, or the budget; one trace per start.
+
+    Each start's trace is the one :func:`run` gives for it alone (run is the batch of one).
+    ``per_start`` gives options that differ per start (``{"lr": [...]}``: a learning-rate sweep).
+    ``deadline`` is a ``time.thread_time()`` instant (CPU time of the calling thread: what the run
+    costs, the same on a busy machine as on an idle one) and ``wall_deadline`` a
+    ``time.monotonic()`` one (a backstop for a starved machine): starts still going at either end
+    with the status ``time_limit``. ``should_stop`` is polled every STOP_CHECK_EVERY steps; when
+    it returns True the run raises RunCancelled. Never raises for numeric trouble: each trace ends
+    with a status and a message. Raises OptionsError only for caller mistakes.
+    """
+    options = options or Options()
+    spec = get_method(method)
+    X = np.array(starts, dtype=float)
+    if X.ndim != 2 or X.shape[1] != problem.n:
+        got = X.shape[-1] if X.ndim else 1
+        raise OptionsError(f"the start point has {got} coordinates but f has {problem.n} variable{'' if problem.n == 1 else 's'} "
+                           f"({', '.join(problem.variable_names)})")
+    if not np.isfinite(X).all():
+        raise OptionsError("the start point must be finite numbers")
+    overrides = {}
+    for name, values in (per_start or {}).items():
+        values = np.asarray(values, dtype=float)
+        if values.shape != (X.shape[0],):
+            raise OptionsError(f"per-start option {name} needs one value per start ({X.shape[0]}), got shape {values.shape}")
+        for value in values:
+            replace(options, **{name: float(value)})  # each value passes the option's checks
+        overrides[name] = values
+    # Overflow in g'g, x'x or a step is inf, which the loop's checks turn into a status; numpy's
+    # warnings on top would make a diverging run raise where warnings are errors.
+    with np.errstate(all="ignore"):
+        return _iterate(problem, X, spec, options, overrides, deadline, wall_deadline, should_stop)
+
+
+def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overrides: dict[str, np.ndarray],
+             deadline: float | None, wall_deadline: float | None, should_stop: Callable[[], bool] | None) -> list[Trace]:
+    """The loop of run_batch. Everything is kept for the running starts only: ``active`` maps
+    their rows to the batch; x, f, g, states, counts and options shrink with it."""
+    started, cpu_started = time.monotonic(), time.thread_time()
+    size, n = X.shape
+    counts = Counts.zeros(size)
+    final_counts = [dict[str, int]()] * size
+    direction_state = spec.direction.init(n, size, options)
+    step_state = spec.step.init(n, size, options)
+    fields = spec.fields
+    tol_squared = options.tol ** 2
+    stall_after = 1 if spec.memoryless else STALL_STEPS
+    statuses: list[str | None] = [None] * size
+    messages: list[str] = [""] * size
+    last_k = np.full(size, -1)
+    record = _Record(size)
+    active = np.arange(size)
+    x = X.copy()
+    f0 = np.full(size, np.nan)
+    unchanged = np.zeros(size, dtype=np.int64)
+    previous_dx = np.zeros(size)
+    known_f = known_g = None  # f, g at x from the step-size rule (nan rows: not evaluated)
+    per_start = dict(overrides)
+    nan_row = np.full(n, np.nan)
+
+    for k in range(options.max_iter + 1):
+        count = active.size
+        work = Work(problem, options, counts, None, per_start)
+        every = np.arange(count)
+        if known_f is None:
+            f = work.values(every, x)
+        else:
+            f = known_f
+            missing = np.isnan(f)
+            if missing.any():
+                f[missing] = work.values(np.flatnonzero(missing), x[missing])
+        if known_g is None:
+            g = work.gradients(every, x)
+        else:
+            g = known_g
+            missing = np.isnan(g).any(axis=1)
+            if missing.any():
+                g[missing] = work.gradients(np.flatnonzero(missing), x[missing])
+        gg = np.einsum("ij,ij->i", g, g)
+        ending: dict[int, tuple[str, str]] = {}  # local row -> status, message
+        finite = np.isfinite(f) & np.isfinite(g).all(axis=1)  # not gg: g'g of a finite g may overflow
+        if k == 0:
+            f0 = f.copy()
+            blown = np.zeros(count, dtype=bool)
+        else:
+            blown = finite & ((np.abs(f - f0) > BLOW_UP_FACTOR * np.maximum(1.0, np.abs(f0)))
+                              | ~(np.einsum("ij,ij->i", x, x) <= MAX_NORM_X ** 2))
+        done = finite & (gg <= tol_squared)
+        stalled = unchanged >= stall_after
+        if (~finite | blown | done | stalled).any():
+            for i in np.flatnonzero(~finite):
+                # overflow after some steps is a blow-up; at the start point nothing has blown
+                # up yet: f is simply not finite there, like log of a negative
+                err = problem.error(x[i], "f" if not math.isfinite(f[i]) else "the gradient")
+                f[i], g[i] = np.nan, nan_row
+                if err.kind == "domain" or k == 0:
+                    ending[i] = ("domain_error", f"{err} at x_{k} = {_format_point(x[i])}"
+                                 + (": choose a start point where f is finite" if k == 0 else ""))
+                else:
+                    ending[i] = ("diverged", f"diverged at step {k}: {err} at x_{k} = {_format_point(x[i])}")
+            for i in np.flatnonzero(blown):
+                ending[i] = ("diverged", f"diverged at step {k}: f went from {f0[i]:.6g} to {f[i]:.6g}")
+            for i in np.flatnonzero(done):
+                ending.setdefault(i, ("converged", _describe_stop("converged", k, g[i], options.tol)))
+            for i in np.flatnonzero(stalled):
+                if i in ending:
+                    continue
+                spacing = float(np.spacing(np.abs(x[i]).max()))
+                steps = int(unchanged[i])
+                ending[i] = ("stalled", f"stalled at k = {k}: the step ||Δx|| = {previous_dx[i]:.2g} is below the spacing "
+                                        f"of floating-point numbers at x ({spacing:.2g}), so x_{k} = x_{k - 1}"
+                                        + (f" (for {steps} steps)" if steps > 1 else "")
+                                        + f"; ||g|| = {math.sqrt(float(gg[i])):.3g}")
+        out_of_time = k < options.max_iter and len(ending) < count and (
+            (deadline is not None and time.thread_time() >= deadline)
+            or (wall_deadline is not None and time.monotonic() >= wall_deadline))
+        if k == options.max_iter or out_of_time:
+            spent, wall = time.thread_time() - cpu_started, time.monotonic() - started
+            for i in range(count):
+                if i not in ending:
+                    ending[i] = ("max_iter", _describe_stop("max_iter", k, g[i], options.tol)) if not out_of_time else (
+                        "time_limit", f"stopped after {spent:.2g} CPU-s ({wall:.2g} s) at k = {k}: the work budget of "
+                                      f"this page ran out (||g|| = {math.sqrt(float(gg[i])):.3g}, tol = {options.tol:g})")
+        if should_stop is not None and k % STOP_CHECK_EVERY == 0 and len(ending) < count and should_stop():
+            raise RunCancelled(f"{spec.id} cancelled at k = {k}")
+
+        # the step, for the starts that go on
+        taken = every[:0]
+        d_rec = eta_rec = None
+        info_rec: dict[str, np.ndarray] = {}
+        if len(ending) < count:
+            rows = every
+            if ending:
+                go = np.ones(count, dtype=bool)
+                go[list(ending)] = False
+                rows = np.flatnonzero(go)
+            step_work = work if rows.size == count else work.subset(rows)
+            at = Batch(x, f, g, None, k) if rows.size == count else Batch(x[rows], f[rows], g[rows], None, k)
+            if spec.needs_hessian:
+                at.hessian = step_work.hessians(slice(None), at.x)
+                broken = ~np.isfinite(at.hessian).all(axis=(1, 2))
+                if broken.any():
+                    for i in np.flatnonzero(broken):
+                        err = problem.error(at.x[i], "the Hessian")
+                        ending[int(rows[i])] = ("domain_error" if err.kind == "domain" else "diverged",
+                                                f"{err} at x_{k} = {_format_point(at.x[i])}")
+                    keep = ~broken
+                    rows, at, step_work = rows[keep], at.subset(keep), step_work.subset(np.flatnonzero(keep))
+            if rows.size:
+                states = [direction_state, step_state]
+                if rows.size != count:
+                    states = [select(state, rows) for state in states]
+                moved, direction, eta, info, f_next, g_next, states = _step(spec, at, step_work, *states, ending, rows, k)
+                direction_state, step_state = states
+                taken = rows if moved.size == rows.size else rows[moved]
+                if taken.size == count:  # every start moved: the step's arrays are the record's
+                    d_rec, eta_rec, info_rec = direction, eta, info
+                else:
+                    d_rec, eta_rec = np.full((count, n), np.nan), np.full(count, np.nan)
+                    d_rec[taken], eta_rec[taken] = direction, eta
+                    for name, values in info.items():
+                        info_rec[name] = fields[name].empty(count)
+                        info_rec[name][taken] = values
+        if d_rec is None:
+            d_rec, eta_rec = np.full((count, n), np.nan), np.full(count, np.nan)
+        for name, field in fields.items():
+            if name not in info_rec:
+                info_rec[name] = field.empty(count)
+        record.add(active, x=x, f=f, g=g, d=d_rec, eta=eta_rec, **{"info:" + name: v for name, v in info_rec.items()})
+
+        for i, (status, message) in ending.items():
+            row = active[i]
+            statuses[row], messages[row], last_k[row] = status, message, k
+            final_counts[row] = counts.of(i)
+        if not taken.size:
+            break
+        everyone = taken.size == count
+        x_next = x + eta_rec[:, None] * d_rec if everyone else x[taken] + eta_rec[taken, None] * d_rec[taken]
+        x_taken = x if everyone else x[taken]
+        same = np.all(x_next == x_taken, axis=1)
+        overflowed = ~np.isfinite(x_next).all(axis=1)
+        if overflowed.any():  # one more row for them, with no f or g, and they end there
+            lost = taken[overflowed]
+            record.add(active[lost], x=x_next[overflowed], f=np.full(lost.size, np.nan),
+                       g=np.full((lost.size, n), np.nan), d=np.full((lost.size, n), np.nan),
+                       eta=np.full(lost.size, np.nan), **{"info:" + name: field.empty(lost.size) for name, field in fields.items()})
+            for i in lost:
+                row = active[i]
+                statuses[row], last_k[row] = "diverged", k + 1
+                messages[row] = f"diverged at step {k + 1}: the iterate overflowed"
+                final_counts[row] = counts.of(i)
+            keep = ~overflowed
+            taken, x_next, same, x_taken = taken[keep], x_next[keep], same[keep], x_taken[keep]
+            direction_state, step_state = select(direction_state, keep), select(step_state, keep)
+            f_next = None if f_next is None else f_next[keep]
+            g_next = None if g_next is None else g_next[keep]
+        if taken.size != count:
+            counts = counts.subset(taken)
+            per_start = {name: values[taken] for name, values in per_start.items()}
+        if taken.size != count:
+            unchanged, f0, active = unchanged[taken], f0[taken], active[taken]
+        if same.any():
+            unchanged = np.where(same, unchanged + 1, 0)
+            previous_dx = np.abs(eta_rec[taken]) * np.linalg.norm(d_rec[taken], axis=1)  # for a stall's message
+        elif unchanged.any():
+            unchanged = np.zeros(taken.size, dtype=np.int64)
+        x = x_next
+        known_f, known_g = f_next, g_next
+        if not active.size:
+            break
+
+    if any(status is None for status in statuses):
+        raise AssertionError("a start ended without a status")
+    seconds = time.monotonic() - started
+    base_options = asdict(options)
+    traces = []
+    for i, columns in enumerate(record.gather(last_k)):
+        direction, step_size = columns["d"], columns["eta"]
+        direction[-1], step_size[-1] = np.nan, np.nan  # the last row takes no step
+        info = {name: columns["info:" + name] for name in fields}
+        for name, values in info.items():
+            values[-1] = fields[name].fill
+        status, message, stationary = statuses[i], messages[i], None
+        if status == "converged":
+            stationary, remark = _classify_end(problem, columns["x"][-1], columns["g"][-1])
+            message += remark
+        own = {name: float(values[i]) for name, values in overrides.items()}
+        traces.append(Trace(
+            method=spec.id, variables=problem.variable_names, options={**base_options, **own},
+            x=columns["x"], f=columns["f"], grad=columns["g"], direction=direction, step_size=step_size, info=info,
+            status=status, message=message, stationary_point=stationary, seconds=seconds,
+            counts=final_counts[i], per_start=own,
+        ))
+    return traces
+
+
+def _step(spec: Any, at: Batch, work: Work, direction_state: dict, step_state: dict, ending: dict, rows: np.ndarray,
+          k: int) -> tuple:
+    """The direction rule then the step-size rule for the starts in ``at`` (``rows`` of the
+    running ones). A start a rule stops goes into ``ending``. Returns which of ``at``'s rows
+    moved, their directions, step sizes, fields, the f and g the step-size rule evaluated at
+    x + eta d (or None), and the two states for those rows."""
+    proposal = spec.direction.propose(at, direction_state, work)
+    keep = np.ones(at.size, dtype=bool)
+    for i, (status, text) in proposal.stops.items():
+        ending[int(rows[i])] = (status, f"{text} (at x_{k} = {_format_point(at.x[i])})")
+        keep[i] = False
+    info = proposal.info
+    direction, direction_state = proposal.direction, proposal.state
+    if not keep.all():
+        info = {name: values[keep] for name, values in info.items()}
+        direction, direction_state = direction[keep], select(direction_state, keep)
+        step_state = select(step_state, keep)
+        at, work, rows = at.subset(keep), work.subset(np.flatnonzero(keep)), rows[keep]
+    moved = np.flatnonzero(keep)
+    size = spec.step.size(at, direction, step_state, work)
+    info = {**info, **size.info}
+    direction, eta, f_next, g_next = size.direction, size.eta, size.f_next, size.g_next
+    states = [direction_state, size.state]
+    if size.stops:
+        keep = np.ones(at.size, dtype=bool)
+        for i, (status, text) in size.stops.items():
+            ending[int(rows[i])] = (status, f"{text} (at x_{k} = {_format_point(at.x[i])})")
+            keep[i] = False
+        info = {name: values[keep] for name, values in info.items()}
+        direction, eta, moved = direction[keep], eta[keep], moved[keep]
+        f_next = None if f_next is None else f_next[keep]
+        g_next = None if g_next is None else g_next[keep]
+        states = [select(state, keep) for state in states]
+    return moved, direction, eta, info, f_next, g_next, states
+
+
 def run(problem: Problem, x0: Sequence[float], method: str, options: Options | None = None, *,
         deadline: float | None = None, wall_deadline: float | None = None,
         should_stop: Callable[[], bool] | None = None) -> Trace:
-    """Iterate ``method`` from ``x0`` until ||g|| <= tol, max_iter, a failure, or the budget.
-
-    ``deadline`` is a ``time.thread_time()`` instant (CPU time of the calling thread: what the run
-    costs, the same on a busy machine as on an idle one) and ``wall_deadline`` a
-    ``time.monotonic()`` one (a backstop for a starved machine): a run still going at either ends
-    with the status ``time_limit``. ``should_stop`` is polled every STOP_CHECK_EVERY steps; when
-    it returns True the run raises RunCancelled. Never raises for numeric trouble: the trace ends
-    with a status and a message. Raises OptionsError only for caller mistakes.
-    """
-    started, cpu_started = time.monotonic(), time.thread_time()
-    options = options or Options()
-    rule_class = get_method(method)
+    """Iterate ``method`` from ``x0``: the batch of one (:func:`run_batch`, whose docstring says
+    how it stops and what the deadlines mean)."""
     x = np.array(x0, dtype=float).reshape(-1)
     if x.size != problem.n:
         raise OptionsError(f"the start point has {x.size} coordinates but f has {problem.n} variable{'' if problem.n == 1 else 's'} "
                            f"({', '.join(problem.variable_names)})")
-    if not np.isfinite(x).all():
-        raise OptionsError("the start point must be finite numbers")
-    rule = rule_class(problem, options)
-    tol_squared = options.tol ** 2
-    nan_row = np.full(problem.n, np.nan)
-
-    xs, fs, gs, directions, step_sizes, decisions = [], [], [], [], [], []
-    status = message = None
-    f0 = None
-    unchanged = 0  # steps in a row that left x bit for bit where it was
-    stall_after = 1 if rule_class.memoryless else STALL_STEPS
-    for k in range(options.max_iter + 1):
-        xs.append(x)
-        try:
-            f = problem.value(x)
-            g = problem.gradient(x)
-        except EvaluationError as err:
-            fs.append(math.nan)
-            gs.append(nan_row)
-            # Overflow after some steps is a blow-up; at the start point nothing has blown up
-            # yet: f is simply not finite there, like log of a negative.
-            if err.kind == "domain" or k == 0:
-                status = "domain_error"
-                message = f"{err} at x_{k} = {_format_point(x)}" + (
-                    ": choose a start point where f is finite" if k == 0 else "")
-            else:
-                status, message = "diverged", f"diverged at step {k}: {err} at x_{k} = {_format_point(x)}"
-            break
-        fs.append(f)
-        gs.append(g)
-        if f0 is None:
-            f0 = f
-        elif abs(f - f0) > BLOW_UP_FACTOR * max(1.0, abs(f0)) or not float(x @ x) <= MAX_NORM_X ** 2:
-            status = "diverged"
-            message = f"diverged at step {k}: f went from {f0:.6g} to {f:.6g}"
-            break
-        if float(g @ g) <= tol_squared:
-            status = "converged"
-            message = f"converged in {k} step{'' if k == 1 else 's'}: ||g|| = {math.sqrt(float(g @ g)):.2e} <= tol = {options.tol:g}"
-            break
-        if unchanged >= stall_after:
-            dx = float(step_sizes[-1] * np.linalg.norm(directions[-1]))
-            spacing = float(np.spacing(np.abs(x).max()))
-            status = "stalled"
-            message = (f"stalled at k = {k}: the step ||Δx|| = {dx:.2g} is below the spacing of floating-point "
-                       f"numbers at x ({spacing:.2g}), so x_{k} = x_{k - 1}"
-                       + (f" (for {unchanged} steps)" if unchanged > 1 else "")
-                       + f"; ||g|| = {math.sqrt(float(g @ g)):.3g}")
-            break
-        if k == options.max_iter:
-            status = "max_iter"
-            message = (f"stopped at max_iter = {k} steps with ||g|| = {math.sqrt(float(g @ g)):.3g} "
-                       f"(tol = {options.tol:g})")
-            break
-        if (deadline is not None and time.thread_time() >= deadline) or \
-                (wall_deadline is not None and time.monotonic() >= wall_deadline):
-            status = "time_limit"
-            message = (f"stopped after {time.thread_time() - cpu_started:.2g} CPU-s ({time.monotonic() - started:.2g} s) "
-                       f"at k = {k}: the work budget of this page ran out "
-                       f"(||g|| = {math.sqrt(float(g @ g)):.3g}, tol = {options.tol:g})")
-            break
-        if should_stop is not None and k % STOP_CHECK_EVERY == 0 and should_stop():
-            raise RunCancelled(f"{method} cancelled at k = {k}")
-        try:
-            hessian = problem.hessian(x) if rule.needs_hessian else None
-            step = rule.step(Point(x, f, g, hessian))
-        except EvaluationError as err:
-            status = "domain_error" if err.kind == "domain" else "diverged"
-            message = f"{err} at x_{k} = {_format_point(x)}"
-            break
-        except MethodStop as stop:
-            status, message = stop.status, f"{stop.message} (at x_{k} = {_format_point(x)})"
-            break
-        except np.linalg.LinAlgError as err:  # e.g. eigh on a matrix it cannot handle
-            status, message = "singular_hessian", f"linear algebra failed at x_{k}: {err}"
-            break
-        directions.append(np.asarray(step.direction, dtype=float))
-        step_sizes.append(float(step.step_size))
-        decisions.append(step.decision)
-        x_next = x + step.step_size * step.direction
-        unchanged = unchanged + 1 if np.array_equal(x_next, x) else 0
-        x = x_next
-        if not np.isfinite(x).all():
-            xs.append(x)
-            fs.append(math.nan)
-            gs.append(nan_row)
-            status, message = "diverged", f"diverged at step {k + 1}: the iterate overflowed"
-            break
-
-    directions.append(nan_row)
-    step_sizes.append(math.nan)
-    decisions.append("")
-    stationary = None
-    if status == "converged":
-        stationary, remark = _classify_end(problem, xs[-1], gs[-1])
-        message += remark
-    return Trace(
-        method=method, variables=problem.variable_names, options=asdict(options),
-        x=np.array(xs), f=np.array(fs), grad=np.array(gs), direction=np.array(directions),
-        step_size=np.array(step_sizes), decision=tuple(decisions),
-        status=status, message=message, stationary_point=stationary, seconds=time.monotonic() - started,
-    )
+    return run_batch(problem, x[None], method, options, deadline=deadline, wall_deadline=wall_deadline,
+                     should_stop=should_stop)[0]
 
 
 def run_all(problem: Problem, x0: Sequence[float], methods: Sequence[str],

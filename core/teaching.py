@@ -29,9 +29,9 @@ import numpy as np
 
 from .analysis import LocalAnalysis, definiteness, local_analysis
 from .linalg import condition, numerically_singular
-from .methods import Options, OptionsError, get_method
+from .methods import METHODS, Options, OptionsError, get_method
 from .problem import EvaluationError, Problem
-from .run import Trace, run
+from .run import Trace, run, run_batch
 
 EPS = float(np.finfo(float).eps)
 
@@ -325,8 +325,11 @@ def learning_rate_grid(low: float, high: float, count: int, include: Sequence[fl
     return np.unique(np.concatenate([grid, np.array(extra, dtype=float)]))
 
 
+SWEEP_RATE_BOUNDS = (1e-12, 100.0)  # what a learning-rate sweep may span (inside the option lr's range)
+
+
 def default_rate_range(problem: Problem, x0: Sequence[float],
-                       bounds: tuple[float, float] = (1e-12, 100.0)) -> tuple[float, float, str]:
+                       bounds: tuple[float, float] = SWEEP_RATE_BOUNDS) -> tuple[float, float, str]:
     """A range that shows all behaviours: from 1/25 of the local stability limit 2/lambda_max(H(x0))
     to 4 % beyond it, clamped into ``bounds`` (what the page's inputs accept) with low < high.
     Returns (low, high, how it was chosen)."""
@@ -354,28 +357,28 @@ def sweep_learning_rates(problem: Problem, x0: Sequence[float], etas: Sequence[f
                          options: Options | None = None, method: str = "gd", *, keep_traces: bool = True,
                          cpu_budget_s: float | None = None, wall_factor: float = 4.0,
                          should_stop: Callable[[], bool] | None = None) -> Sweep:
-    """Run ``method`` (a method that reads ``lr``: gd or momentum) once per eta with
-    :func:`core.run.run`, and classify each run (:func:`classify_run`).
+    """Run ``method`` (a method that reads ``lr``) from x0 at every eta at once, one start per
+    eta in one batch (:func:`core.run.run_batch`), and classify each run (:func:`classify_run`).
 
-    With a ``cpu_budget_s`` (CPU seconds of this thread) the runs share it: each gets an equal
-    part of what the earlier ones left, at least a quarter of an equal share of the whole, and
-    ``wall_factor`` times its part in wall time as a backstop. ``should_stop`` is passed on to
-    every run (RunCancelled ends the sweep)."""
+    With a ``cpu_budget_s`` (CPU seconds of this thread) the batch stops there, every rate at the
+    same step (``wall_factor`` times it in wall time as a backstop). ``should_stop`` is passed on
+    (RunCancelled ends the sweep)."""
     if "lr" not in get_method(method).options_used:
-        raise OptionsError(f"a learning-rate sweep needs a method with a fixed rate (gd, momentum), not {method!r}")
+        fixed = ", ".join(m for m, spec in METHODS.items() if "lr" in spec.options_used)
+        raise OptionsError(f"a learning-rate sweep needs a method with a fixed rate ({fixed}), not {method!r}")
     options = options or Options()
     start = time.perf_counter()
-    cpu_end = None if cpu_budget_s is None else time.thread_time() + cpu_budget_s
+    deadline = wall_deadline = None
+    if cpu_budget_s is not None:
+        deadline, wall_deadline = time.thread_time() + cpu_budget_s, time.monotonic() + wall_factor * cpu_budget_s
+    etas = [float(eta) for eta in etas]
+    starts = np.tile(np.asarray(x0, dtype=float).reshape(1, -1), (len(etas), 1))
+    traces = run_batch(problem, starts, method, options, per_start={"lr": etas}, deadline=deadline,
+                       wall_deadline=wall_deadline, should_stop=should_stop) if etas else []
     runs = []
-    for i, eta in enumerate(etas):
-        deadline = wall_deadline = None
-        if cpu_end is not None:
-            share = max((cpu_end - time.thread_time()) / (len(etas) - i), cpu_budget_s / (4 * len(etas)))
-            deadline, wall_deadline = time.thread_time() + share, time.monotonic() + wall_factor * share
-        trace = run(problem, x0, method, replace(options, lr=float(eta)), deadline=deadline,
-                    wall_deadline=wall_deadline, should_stop=should_stop)
+    for eta, trace in zip(etas, traces):
         outcome, oscillation = classify_run(problem, trace)
-        runs.append(SweepRun.summarise(float(eta), trace, outcome, oscillation, keep_traces))
+        runs.append(SweepRun.summarise(eta, trace, outcome, oscillation, keep_traces))
     return Sweep(method, tuple(float(v) for v in x0), options, tuple(runs), time.perf_counter() - start)
 
 

@@ -6,11 +6,10 @@ import numpy as np
 import streamlit as st
 
 from core import METHODS, OptionsError
-from core.teaching import OSCILLATION_RULE, OUTCOMES, default_rate_range, learning_rate_grid, quadratic_constants, rate_marks
+from core.teaching import OSCILLATION_RULE, OUTCOMES, SWEEP_RATE_BOUNDS, default_rate_range, learning_rate_grid, quadratic_constants, rate_marks
 from ui.charts import CONVERGENCE_QUANTITIES, convergence_chart, legend_selection, picture_chart
 from ui.budget import RUNS_BUDGET_S
 from ui.compute import run_method, run_sweep
-from ui.links import LIMITS
 from ui.latex import show_formula
 from ui.panels import status_badge
 from ui.sidebar import require_ready
@@ -27,16 +26,16 @@ show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"],
 
 # The range follows the function and start point until the user changes it.
 signature = (problem.text, x0)
-low_default, high_default, how = default_rate_range(problem, x0, LIMITS["lr"])
+low_default, high_default, how = default_rate_range(problem, x0, SWEEP_RATE_BOUNDS)
 if st.session_state.get("lr_sweep_for") != signature:
     st.session_state.update(lr_sweep_for=signature, lr_sweep_lo=float(f"{low_default:.3g}"),
                             lr_sweep_hi=float(f"{high_default:.3g}"))
 controls = st.columns([1.3, 1, 1, 1.2, 1.4])
 method = controls[0].radio("Fixed-rate method", ["gd", "momentum"], key="lr_sweep_method", horizontal=True,
                            format_func=lambda m: METHODS[m].short_label)
-low = controls[1].number_input("η from", key="lr_sweep_lo", min_value=LIMITS["lr"][0], max_value=LIMITS["lr"][1],
+low = controls[1].number_input("η from", key="lr_sweep_lo", min_value=SWEEP_RATE_BOUNDS[0], max_value=SWEEP_RATE_BOUNDS[1],
                                format="%g", step=0.01)
-high = controls[2].number_input("η to", key="lr_sweep_hi", min_value=LIMITS["lr"][0], max_value=LIMITS["lr"][1],
+high = controls[2].number_input("η to", key="lr_sweep_hi", min_value=SWEEP_RATE_BOUNDS[0], max_value=SWEEP_RATE_BOUNDS[1],
                                 format="%g", step=0.01)
 count = controls[3].slider("Number of rates", 5, 60, 25, key="lr_sweep_n")
 quantity = controls[4].radio("Vertical axis", ["iterations", "final ‖g‖"], key="lr_sweep_y", horizontal=True)

@@ -10,13 +10,19 @@ import functools
 import math
 from fractions import Fraction
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core import METHODS, MethodStop, Options, OptionsError, Point, backtracking, build_problem, get_method, run
-from core.methods import BFGS, MAX_CONDITION, Method, register
+from core import METHODS, Options, OptionsError, build_problem, get_method, run
+from core.blocks import Batch, Counts, Work
+from core.directions import InverseBFGS
+from core.linalg import MAX_CONDITION
+from core.methods import register
+from core.stepsizes import Backtracking
 
 
 @functools.lru_cache(maxsize=None)
@@ -40,26 +46,45 @@ def rosenbrock_g_h(x: float, y: float) -> tuple[np.ndarray, np.ndarray]:
     return g, h
 
 
-def test_registry_holds_the_seven_methods():
-    assert list(METHODS) == ["gd", "gd-optimal", "newton", "gd-armijo", "newton-damped", "momentum", "bfgs"]
-    for method_id, cls in METHODS.items():
-        assert cls.id == method_id and get_method(method_id) is cls
-        assert cls.label and cls.update_latex
-        assert set(cls.options_used) <= set(Options.names())
+def test_registry_holds_the_methods():
+    assert list(METHODS) == ["gd", "gd-optimal", "newton", "gd-armijo", "newton-damped", "momentum", "bfgs",
+                             "nesterov", "adam", "gd-exact", "cg", "lbfgs", "trust-region"]
+    for method_id, method in METHODS.items():
+        assert method.id == method_id and get_method(method_id) is method
+        assert method.label and method.update_latex and method.summary
+        assert set(method.options_used) <= set(Options.names())
+    assert len({m.color for m in METHODS.values()}) == len(METHODS)  # one colour per method, never repeated
     assert METHODS["newton"].needs_hessian and METHODS["gd-optimal"].needs_hessian
-    assert not METHODS["gd"].needs_hessian and not METHODS["bfgs"].needs_hessian
+    assert not METHODS["gd"].needs_hessian and not METHODS["bfgs"].needs_hessian and not METHODS["cg"].needs_hessian
+    assert METHODS["gd"].options_used == ("lr",) and METHODS["adam"].options_used == ("beta1", "beta2", "eps", "lr")
 
 
 def test_unknown_method_and_duplicate_registration():
     with pytest.raises(OptionsError, match="unknown method 'nope'"):
         get_method("nope")
-
-    class Again(Method):
-        id = "gd"
-
+    gd = METHODS["gd"]
     with pytest.raises(ValueError, match="registered twice"):
-        register(Again)
-    assert METHODS["gd"] is not Again
+        register(replace(gd, color="#000000"))
+    with pytest.raises(ValueError, match="already 'gd'"):
+        register(replace(gd, id="gd-again"))
+    assert METHODS["gd"] is gd and "gd-again" not in METHODS
+
+
+def at_point(p, x, options=None):
+    """One start as the blocks see it: the batch of one at x, and counted work."""
+    x = np.asarray(x, dtype=float)
+    at = Batch(x[None], np.array([p.value(x)]), p.gradient(x)[None], p.hessian(x)[None], 0)
+    return at, Work(p, options or Options(), Counts.zeros(1))
+
+
+def backtracking(p, x, direction, options=None):
+    """(eta, backtracks, by_gradient), or the (status, message) that stopped the search."""
+    at, work = at_point(p, x, options)
+    with np.errstate(all="ignore"):  # as in the run loop: an undefined trial point is a nan, not a warning
+        result = Backtracking().size(at, np.asarray(direction, dtype=float)[None], {}, work)
+    if result.stops:
+        return result.stops[0]
+    return float(result.eta[0]), int(result.info["backtracks"][0]), bool(result.info["by_gradient"][0])
 
 
 # --------------------------------------------------------------------------------------------
@@ -304,7 +329,7 @@ def test_newton_direction_solves_h_d_equals_minus_g(x, y):
     np.testing.assert_allclose(trace.grad[0], g, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("method", ["gd-armijo", "newton-damped", "bfgs"])
+@pytest.mark.parametrize("method", ["gd-armijo", "newton-damped"])
 def test_armijo_holds_at_every_accepted_step_on_rosenbrock(method):
     p = problem(ROSENBROCK)
     c1 = 1e-4
@@ -323,14 +348,34 @@ def test_armijo_holds_at_every_accepted_step_on_rosenbrock(method):
             assert p.value_or_inf(x + 2 * eta * d) > trace.f[k] + c1 * 2 * eta * slope, k
 
 
-@pytest.mark.parametrize("method", ["newton-damped", "bfgs", "newton"])
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs"])
+def test_strong_wolfe_holds_at_every_accepted_step_on_rosenbrock(method):
+    # Armijo at every step; the curvature condition |g(x + eta d)'d| <= c2 |g'd| wherever the
+    # trace says Wolfe held, and it says so at nearly every step (1 is the first trial)
+    p = problem(ROSENBROCK)
+    c1, c2 = 1e-4, 0.9
+    trace = run(p, [-1.2, 1], method, Options(c1=c1, c2=c2))
+    assert trace.status == "converged" and trace.iterations > 10
+    wolfe = trace.info["wolfe"][:-1]
+    assert wolfe.mean() > 0.9
+    for k in range(trace.iterations):
+        d, eta = trace.direction[k], trace.step_size[k]
+        slope = trace.grad[k] @ d
+        assert slope < 0, k
+        assert trace.f[k + 1] <= trace.f[k] + c1 * eta * slope, k
+        if wolfe[k]:
+            assert abs(trace.grad[k + 1] @ d) <= c2 * abs(slope), k
+    assert (trace.step_size[:-1] == 1).mean() > 0.6  # the quasi-Newton step is mostly taken whole
+
+
+@pytest.mark.parametrize("method", ["newton-damped", "bfgs", "newton", "lbfgs", "trust-region", "cg"])
 def test_rosenbrock_converges_to_one_one(method):
     trace = run(problem(ROSENBROCK), [-1.2, 1], method)
     assert trace.status == "converged"
     np.testing.assert_allclose(trace.final_x, [1.0, 1.0], atol=1e-8)
     assert trace.f[-1] < 1e-16
     assert trace.stationary_point == "minimum"
-    if method != "newton":  # the line searches make f decrease monotonically
+    if method != "newton":  # line searches and accepted trust-region steps make f decrease monotonically
         assert (np.diff(trace.f) <= 0).all()
 
 
@@ -366,11 +411,9 @@ def test_wood_function_pure_newton_stops_at_the_non_optimal_saddle():
 def test_backtracking_refuses_an_ascent_direction():
     p = problem(BOWL)
     x = np.array([1.0, 1.0])
-    point = Point(x, p.value(x), p.gradient(x))
-    with pytest.raises(MethodStop) as info:
-        backtracking(p, point, point.g, Options())
-    assert info.value.status == "line_search_failed"
-    assert "not a descent direction" in info.value.message
+    status, message = backtracking(p, x, p.gradient(x))
+    assert status == "line_search_failed"
+    assert "not a descent direction" in message
 
 
 def test_backtracking_by_hand():
@@ -378,13 +421,11 @@ def test_backtracking_by_hand():
     # eta = 1: (-7, -1) f = 197 > 5 - 68e-4; 0.5: (-3, 0) f = 36; 0.25: (-1, 0.5) f = 4.25 <= 5 - 0.0017
     p = problem(BOWL)
     x = np.array([1.0, 1.0])
-    point = Point(x, p.value(x), p.gradient(x))
-    assert backtracking(p, point, -point.g, Options()) == (0.25, 2, False)
-    eta, backtracks, by_gradient = backtracking(p, point, -point.g, Options(shrink=0.1))
+    assert backtracking(p, x, -p.gradient(x)) == (0.25, 2, False)
+    eta, backtracks, by_gradient = backtracking(p, x, -p.gradient(x), Options(shrink=0.1))
     assert (eta, backtracks, by_gradient) == (pytest.approx(0.1), 1, False)
-    with pytest.raises(MethodStop) as info:
-        backtracking(p, point, -point.g, Options(max_backtracks=1))
-    assert info.value.status == "line_search_failed"
+    status, _ = backtracking(p, x, -p.gradient(x), Options(max_backtracks=1))
+    assert status == "line_search_failed"
 
 
 def test_backtracking_demands_sufficient_decrease_not_just_decrease():
@@ -392,18 +433,16 @@ def test_backtracking_demands_sufficient_decrease_not_just_decrease():
     # eta = 1: 1 > -2.6; 1/2: 0 > -0.8; 1/4: 0.25 > 0.1; 1/8: 0.5625 > 0.55; 1/16: 0.765625 <= 0.775
     p = problem("x^2")
     x = np.array([1.0])
-    point = Point(x, p.value(x), p.gradient(x))
-    assert backtracking(p, point, -point.g, Options(c1=0.9)) == (1 / 16, 4, False)
+    assert backtracking(p, x, -p.gradient(x), Options(c1=0.9, c2=0.95)) == (1 / 16, 4, False)
 
 
 def test_backtracking_treats_undefined_points_as_failures():
-    # f = x - log x at x = 3, d = -g = -2/3. From initial = 6: x + 6 d = -1 is outside the
-    # domain (a failed trial, not an error); eta = 3 gives x = 1, f = 1 < f(3) = 3 - log 3.
+    # f = x - log x at x = 3, g = 2/3, d = -6 g = -4: x + d = -1 is outside the domain (a failed
+    # trial, not an error); eta = 1/2 gives x = 1, f = 1 < f(3) = 3 - log 3.
     p = problem("x - log(x)")
     x = np.array([3.0])
-    point = Point(x, p.value(x), p.gradient(x))
-    eta, backtracks, _ = backtracking(p, point, -point.g, Options(), initial=6.0)
-    assert (eta, backtracks) == (3.0, 1)
+    eta, backtracks, _ = backtracking(p, x, -6 * p.gradient(x))
+    assert (eta, backtracks) == (0.5, 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -439,18 +478,20 @@ def test_momentum_state_is_per_run():
 
 def test_bfgs_first_step_is_steepest_descent_then_the_secant_condition_holds():
     p = problem(ROSENBROCK)
-    rule = BFGS(p, Options())
+    rule = InverseBFGS()
+    state = rule.init(2, 1, Options())
     x0 = np.array([-1.2, 1.0])
-    p0 = Point(x0, p.value(x0), p.gradient(x0))
-    s0 = rule.step(p0)
-    np.testing.assert_array_equal(s0.direction, -p0.g)
-    assert s0.decision.startswith("initial B = I")
-    x1 = x0 + s0.step_size * s0.direction
-    p1 = Point(x1, p.value(x1), p.gradient(x1))
-    rule.step(p1)
-    s, y = x1 - x0, p1.g - p0.g
+    at0, work = at_point(p, x0)
+    first = rule.propose(at0, state, work)
+    np.testing.assert_array_equal(first.direction[0], -at0.g[0])
+    assert rule.describe({"update": first.info["update"][0]}) == "initial B = I"
+    x1 = x0 + 1e-3 * first.direction[0]
+    at1, work = at_point(p, x1)
+    second = rule.propose(at1, first.state, work)
+    assert rule.describe({"update": second.info["update"][0]}) == "B updated"
+    s, y = x1 - x0, at1.g[0] - at0.g[0]
     assert s @ y > 0
-    b = rule.inverse_hessian
+    b = second.state["inverse"][0]
     np.testing.assert_allclose(b @ y, s, rtol=1e-10)  # B_{k+1} y_k = s_k
     np.testing.assert_allclose(b, b.T, rtol=1e-12)
     assert (np.linalg.eigvalsh(b) > 0).all()
@@ -471,7 +512,8 @@ def test_bfgs_on_a_quadratic_converges_fast():
     ("beta", -0.1), ("beta", 1.0), ("beta", math.nan),
     ("tol", 0.0), ("tol", -1e-8), ("tol", math.inf),
     ("max_iter", -1), ("max_iter", 100_001), ("max_iter", 1.5),
-    ("c1", 0.0), ("c1", 1.0),
+    ("c1", 0.0), ("c1", 1.0), ("c2", 1.0), ("beta1", 1.0), ("beta2", -0.1), ("eps", 0.0), ("memory", 0),
+    ("radius", 0.0), ("memory", True),
     ("shrink", 0.0), ("shrink", 1.0),
     ("max_backtracks", 0), ("max_backtracks", 201), ("max_backtracks", 2.0),
 ])
@@ -485,7 +527,10 @@ def test_options_validation_names_the_option(name, bad):
 def test_options_boundaries_are_accepted():
     Options(beta=0.0, max_iter=0, max_backtracks=1, tol=1e-300, lr=1e-12)
     Options(max_iter=100_000, max_backtracks=200, beta=0.999)
-    assert Options.names() == ("lr", "beta", "tol", "max_iter", "c1", "shrink", "max_backtracks")
+    assert Options.names() == ("lr", "beta", "beta1", "beta2", "eps", "tol", "max_iter", "c1", "c2", "shrink",
+                               "max_backtracks", "memory", "radius")
+    with pytest.raises(OptionsError, match="c2 must be larger than c1"):
+        Options(c1=0.5, c2=0.5)
 
 
 def test_newton_refuses_a_numerically_singular_hessian():

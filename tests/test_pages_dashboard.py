@@ -76,20 +76,27 @@ def test_preset_button_applies_setup_and_url() -> None:
 
 
 def test_share_link_reproduces_setup() -> None:
-    setup = Setup("(1-x)^2 + 100(y-x^2)^2", "-1.2, 1", ("newton", "bfgs"), Options(lr=0.002, tol=1e-10, max_iter=500))
-    at = app(**setup_to_query(setup))
+    setup = Setup("(1-x)^2 + 100(y-x^2)^2", "-1.2, 1", ("gd", "bfgs"),
+                  Options(lr=0.002, tol=1e-10, max_iter=500, c2=0.5))
+    query = setup_to_query(setup)
+    # the link carries the options these methods read (gd: lr; bfgs: c1, c2), and no other
+    assert [k for k in query if k not in ("f", "x0", "methods")] == ["lr", "tol", "max_iter", "c1", "c2"]
+    at = app(**query)
     assert not at.exception
     assert at.text_input(key="f").value == setup.function
     assert at.text_input(key="x0").value == "-1.2, 1"
-    assert at.multiselect(key="methods").value == ["newton", "bfgs"]
+    assert at.multiselect(key="methods").value == ["gd", "bfgs"]
     assert at.number_input(key="lr").value == 0.002
     assert at.number_input(key="tol").value == 1e-10
     assert at.number_input(key="max_iter").value == 500
+    assert at.number_input(key="c2").value == 0.5
+    shown = {w.key for w in at.sidebar.number_input}
+    assert shown == {"lr", "tol", "max_iter", "c1", "c2"}  # only the options of the chosen methods
     problem = build_problem(setup.function)
     expected = run(problem, [-1.2, 1], "bfgs", setup.options)
     np.testing.assert_array_equal(at.dataframe[1].value["f"].to_numpy(), expected.f)
     shown_link = at.sidebar.get("code")[0].proto.code_text
-    assert "f=%281-x%29%5E2" in shown_link and "methods=newton%2Cbfgs" in shown_link
+    assert "f=%281-x%29%5E2" in shown_link and "methods=gd%2Cbfgs" in shown_link
 
 
 def test_widget_change_updates_url() -> None:

@@ -115,7 +115,9 @@ def test_records_are_json_ready():
     assert last["step_size"] is None and last["direction"] is None
     assert last["dx_norm"] is None and last["angle_deg"] is None
     assert set(first) == {"k", "x", "f", "grad", "grad_norm", "direction", "step_size", "dx_norm",
-                          "angle_deg", "decision"}
+                          "angle_deg", "curvature", "decision"}
+    assert first["curvature"] == 8 * 120 ** 2 + 2 * 30 ** 2  # g'Hg, the typed field behind the step
+    assert last["curvature"] is None
 
 
 def test_records_after_a_domain_error_use_none():
@@ -175,11 +177,11 @@ def test_status_diverged_when_f_blows_up():
 
 
 def test_status_diverged_when_f_overflows_after_a_step():
-    # f = x^4 from 1000, lr = 1e70: x_1 = 1000 - 1e70 * 4e9 = -4e79, where x^4 overflows
-    trace = run(problem("x^4"), [1e3], "gd", Options(lr=1e70))
+    # f = x^4 from 1e70, lr = 100: x_1 = 1e70 - 100 * 4e210 = -4e212, where x^4 overflows
+    trace = run(problem("x^4"), [1e70], "gd", Options(lr=100))
     assert trace.status == "diverged" and trace.iterations == 1
     assert "overflowed" in trace.message
-    assert trace.x[1, 0] == pytest.approx(-4e79)
+    assert trace.x[1, 0] == pytest.approx(-4e212)
     assert math.isnan(trace.f[1]) and np.isnan(trace.grad[1]).all()
 
 
@@ -192,8 +194,8 @@ def test_overflow_at_the_start_is_a_domain_error():
 
 
 def test_status_diverged_when_the_iterate_overflows():
-    # x_1 = 1e10 - 1e300 * 2e10 = -inf
-    trace = run(problem("x^2"), [1e10], "gd", Options(lr=1e300))
+    # f = exp(x) from 709 (f = g = 8.2e307): x_1 = 709 - 100 * 8.2e307 = -inf
+    trace = run(problem("exp(x)"), [709], "gd", Options(lr=100))
     assert trace.status == "diverged" and trace.iterations == 1
     assert "overflowed" in trace.message
     assert trace.x[-1, 0] == -math.inf and math.isnan(trace.f[-1])

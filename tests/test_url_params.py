@@ -2,7 +2,7 @@
 sample of nasty links through the whole app (AppTest).
 
 setup_from_query must never raise; whatever the link holds, the Setup it returns fits the
-setup widgets (LIMITS, known methods, a start point that parses) and every bad value is
+setup widgets (the option spec's ranges, known methods, a start point that parses) and every bad value is
 reported by exactly one kind of message, attributed to its parameter. The oracle below decides
 independently what is bad: a value longer than MAX_URL_TEXT, an empty function, a start point
 that is not finite numbers, unknown or no methods, an option that is not a number of the right
@@ -20,13 +20,14 @@ from hypothesis import strategies as st
 from streamlit.testing.v1 import AppTest
 
 from core import METHODS, Options
-from ui.links import (DEFAULT_METHODS, LIMITS, MAX_URL_TEXT, Setup, link_space_suggestion, parse_point, setup_from_query,
+from core.options import SPEC, SPEC_BY_NAME
+from ui.links import (DEFAULT_METHODS, MAX_URL_TEXT, Setup, link_space_suggestion, parse_point, setup_from_query,
                       setup_to_query)
 
 from conftest import ROOT
 
-KEYS = ("f", "x0", "methods", "lr", "beta", "tol", "max_iter")
-OPTION_KINDS = {"lr": float, "beta": float, "tol": float, "max_iter": int}
+OPTION_KINDS = {spec.name: spec.kind for spec in SPEC}
+KEYS = ("f", "x0", "methods", *OPTION_KINDS)
 
 # -- values --------------------------------------------------------------------------------------
 
@@ -56,8 +57,7 @@ functions = st.one_of(
 )
 long_text = st.integers(MAX_URL_TEXT - 2, 5 * MAX_URL_TEXT).map(lambda n: "1" * n)
 any_text = st.one_of(st.text(max_size=40), long_text)
-VALUES = {"f": functions, "x0": points, "methods": method_lists, "lr": numberish, "beta": numberish,
-          "tol": numberish, "max_iter": numberish}
+VALUES = {"f": functions, "x0": points, "methods": method_lists, **{name: numberish for name in OPTION_KINDS}}
 
 
 @st.composite
@@ -121,11 +121,19 @@ def expected_outcome(params) -> tuple[set[str], dict]:
             except ValueError:
                 bad.add(key)
                 continue
-            low, high = LIMITS[key]
-            if low <= number <= high:
+            if SPEC_BY_NAME[key].accepts(number):
                 good[key] = number
             else:
                 bad.add(key)
+    # c1 < c2: a c2 at or below c1 is dropped, then a c1 at or above the default c2
+    c1, c2 = (good.get(name, SPEC_BY_NAME[name].default) for name in ("c1", "c2"))
+    if not c1 < c2 and "c2" in good:
+        bad.add("c2")
+        del good["c2"]
+        c2 = SPEC_BY_NAME["c2"].default
+    if not c1 < c2 and "c1" in good:
+        bad.add("c1")
+        del good["c1"]
     return bad, good
 
 
@@ -146,9 +154,9 @@ def check_setup_fits_the_widgets(setup: Setup) -> None:
     assert isinstance(setup, Setup) and isinstance(setup.options, Options)
     assert setup.methods and all(m in METHODS for m in setup.methods)
     assert len(set(setup.methods)) == len(setup.methods)
-    for name, (low, high) in LIMITS.items():
-        value = getattr(setup.options, name)
-        assert low <= value <= high, (name, value)
+    for spec in SPEC:
+        value = getattr(setup.options, spec.name)
+        assert spec.accepts(value), (spec.name, value)
     assert isinstance(setup.options.max_iter, int)
     assert isinstance(setup.function, str) and setup.function.strip() and len(setup.function) <= MAX_URL_TEXT
     point = parse_point(setup.x0_text)

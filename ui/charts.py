@@ -20,7 +20,6 @@ from .frames import convergence_frame, long_iterates, thinned
 
 alt.data_transformers.disable_max_rows()  # we bound sizes ourselves (contour lines, not grids)
 
-_PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 GRID_POINTS = 140  # per axis for contour lines; the browser receives lines, not the grid
 
 
@@ -30,7 +29,7 @@ def method_color_scale(methods: Sequence[str]) -> alt.Scale:
 
 
 def method_color(method: str) -> str:
-    return _PALETTE[list(METHODS).index(method) % len(_PALETTE)]
+    return METHODS[method].color
 
 
 SELECTION = "pick_method"

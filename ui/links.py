@@ -1,7 +1,8 @@
 """The setup a user sees, as a value, and its round trip through URL query parameters.
 
 No streamlit here: these functions are plain and unit-testable. Parameter names are stable
-and readable: ``f``, ``x0``, ``methods``, ``lr``, ``beta``, ``tol``, ``max_iter``.
+and readable: ``f``, ``x0``, ``methods``, and one per option of core.options.SPEC (``lr``,
+``tol``, ``max_iter``, ...), held to the spec's ranges, which are also the widgets' ranges.
 """
 
 from __future__ import annotations
@@ -12,15 +13,19 @@ from dataclasses import dataclass, field, replace
 from typing import Mapping
 from urllib.parse import urlencode
 
-from core import METHODS, Options
+from core import METHODS, SPEC, Options
+from core.options import RUN_OPTIONS, SPEC_BY_NAME
 from core.parsing import FUNCTIONS, MAX_LENGTH
 
 DEFAULT_METHODS = ("gd", "gd-optimal", "newton")
 MAX_URL_TEXT = 4 * MAX_LENGTH  # longer values are refused before anything parses them (spaces included)
-# What the setup widgets accept; links are held to the same bounds so they always fit a widget.
-LIMITS: dict[str, tuple[float, float]] = {
-    "lr": (1e-12, 100.0), "beta": (0.0, 0.999), "tol": (1e-15, 1.0), "max_iter": (1, 20_000),
-}
+
+
+def options_shown(methods: tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """The options that matter for these methods, in the spec's order: the run loop's (tol,
+    max_iter) and every option one of them reads. Only these get a widget and a link parameter."""
+    used = set(RUN_OPTIONS).union(*(METHODS[m].options_used for m in methods if m in METHODS))
+    return tuple(spec.name for spec in SPEC if spec.name in used)
 
 
 @dataclass(frozen=True)
@@ -64,13 +69,17 @@ def format_number(value: float) -> str:
 
 
 def setup_to_query(setup: Setup) -> dict[str, str]:
-    """The query parameters that reproduce ``setup`` (defaults included: links stay explicit)."""
-    o = setup.options
-    return {
-        "f": setup.function, "x0": ",".join(p.strip() for p in setup.x0_text.split(",")),
-        "methods": ",".join(setup.methods), "lr": format_number(o.lr), "beta": format_number(o.beta),
-        "tol": format_number(o.tol), "max_iter": str(o.max_iter),
-    }
+    """The query parameters that reproduce ``setup``: every option the chosen methods read, with
+    its value even when it is the default (links stay explicit), and any other option that is
+    not at its default (kept for when its method is chosen again)."""
+    query = {"f": setup.function, "x0": ",".join(p.strip() for p in setup.x0_text.split(",")),
+             "methods": ",".join(setup.methods)}
+    shown = options_shown(setup.methods)
+    for spec in SPEC:
+        value = getattr(setup.options, spec.name)
+        if spec.name in shown or value != spec.default:
+            query[spec.name] = str(value) if spec.kind is int else format_number(value)
+    return query
 
 
 def share_query(setup: Setup) -> str:
@@ -137,22 +146,26 @@ def setup_from_query(params: Mapping[str, str | list[str]]) -> tuple[Setup, list
             problems.append("the link selects no known method; using the defaults")
 
     option_values = {}
-    for name, kind in (("lr", float), ("beta", float), ("tol", float), ("max_iter", int)):
-        text = get(name)
+    for spec in SPEC:
+        text = get(spec.name)
         if text is None:
             continue
         try:
-            value = kind(text)
-        except ValueError:
-            problems.append(f"the link's `{name}` was not used ({text[:30]!r} is not a number); "
-                            f"using {getattr(default.options, name)}")
-            continue
-        low, high = LIMITS[name]
-        if low <= value <= high:
-            option_values[name] = value
-        else:
-            problems.append(f"the link's `{name}` was not used ({name} must be between {low:g} and {high:g}, "
-                            f"got {text}); using {getattr(default.options, name)}")
+            option_values[spec.name] = spec.parse(text)
+        except ValueError as err:
+            problems.append(f"the link's `{spec.name}` was not used ({err}); using {spec.default:g}")
+    # c1 < c2 is a condition on the pair: a c2 at or below c1 is dropped first, then a c1 at or
+    # above the default c2
+    c1, c2 = (option_values.get(name, SPEC_BY_NAME[name].default) for name in ("c1", "c2"))
+    if not c1 < c2 and "c2" in option_values:
+        problems.append(f"the link's `c2` was not used (c2 must be larger than c1 = {c1:g}, got {c2:g}); "
+                        f"using {SPEC_BY_NAME['c2'].default:g}")
+        del option_values["c2"]
+        c2 = SPEC_BY_NAME["c2"].default
+    if not c1 < c2 and "c1" in option_values:
+        problems.append(f"the link's `c1` was not used (c1 must be smaller than c2 = {c2:g}, got {c1:g}); "
+                        f"using {SPEC_BY_NAME['c1'].default:g}")
+        del option_values["c1"]
     if option_values:
         setup = replace(setup, options=replace(setup.options, **option_values))
     return setup, problems

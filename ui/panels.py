@@ -105,6 +105,15 @@ def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> 
         st.caption("Not drawn on the log scales (0 has no logarithm): " + "; ".join(zeros) + ".")
 
 
+def work_done(trace: Trace) -> str:
+    """What the run cost, as scipy counts it: evaluations of f, g and H, and linear solves."""
+    c = trace.counts
+    text = f"Evaluations: f {c.get('nfev', 0)}, g {c.get('ngev', 0)}" + (f", H {c['nhev']}" if c.get("nhev") else "")
+    if c.get("nsolve"):
+        text += f"; linear solves {c['nsolve']}"
+    return text + f" (over {trace.iterations} step{'' if trace.iterations == 1 else 's'})"
+
+
 def method_panel(trace: Trace, k: int) -> None:
     """Update rule, status, row k, the iteration table (row k marked), CSV, step sizes."""
     method = METHODS[trace.method]
@@ -114,6 +123,7 @@ def method_panel(trace: Trace, k: int) -> None:
     st.latex(method.update_latex)
     status_badge(trace)
     st.caption(md_escape(trace.message))
+    st.caption(md_escape(work_done(trace)))
     row = min(k, trace.iterations)
     note = "" if row == k else f" (its last iterate; it stopped at k = {trace.iterations})"
     st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "

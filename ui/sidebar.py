@@ -7,6 +7,7 @@ reproduces what is on screen.
 
 from __future__ import annotations
 
+import math
 import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -14,15 +15,17 @@ from typing import Iterator
 
 import streamlit as st
 
-from core import METHODS, Options, Problem
+from core import METHODS, SPEC, Options, OptionsError, Problem
+from core.options import SPEC_BY_NAME
 from core.parsing import MAX_LENGTH
 
 from .compute import check_start, load_problem
-from .links import (LIMITS, PRESETS, Preset, Setup, link_space_suggestion, parse_point, setup_from_query,
+from .links import (PRESETS, Preset, Setup, link_space_suggestion, options_shown, parse_point, setup_from_query,
                     setup_to_query, share_query)
 from .text import md_escape
 
-_OPTION_KEYS = ("lr", "beta", "tol", "max_iter")
+_OPTION_KEYS = tuple(spec.name for spec in SPEC)
+_KEPT_OPTIONS = "kept_option_values"  # plain session state: an option's value while its widget is hidden
 
 
 @dataclass(frozen=True)
@@ -84,8 +87,31 @@ def _load_from_url_once() -> None:
 
 def _current_setup() -> Setup:
     state = st.session_state
-    return Setup(function=state["f"], x0_text=state["x0"], methods=tuple(state["methods"]),
-                 options=Options(**{name: state[name] for name in _OPTION_KEYS}))
+    kept = state.get(_KEPT_OPTIONS, {})
+    values = {name: state[name] if name in state else kept.get(name, SPEC_BY_NAME[name].default) for name in _OPTION_KEYS}
+    state[_KEPT_OPTIONS] = values
+    try:
+        options = Options(**values)
+    except OptionsError:  # each widget is in range, but not together (c2 <= c1): the defaults for those two
+        options = Options(**{**values, "c1": SPEC_BY_NAME["c1"].default, "c2": SPEC_BY_NAME["c2"].default})
+    return Setup(function=state["f"], x0_text=state["x0"], methods=tuple(state["methods"]), options=options)
+
+
+def _option_widgets(methods: tuple[str, ...]) -> None:
+    """One number input per option the chosen methods read (core.options.SPEC: label, range, help).
+    A hidden option keeps its value: Streamlit forgets a widget's key once it is not drawn."""
+    kept = st.session_state.get(_KEPT_OPTIONS, {})
+    for name in options_shown(methods):
+        spec = SPEC_BY_NAME[name]
+        if name not in st.session_state:
+            st.session_state[name] = kept.get(name, spec.default)
+        users = [METHODS[m].short_label for m in methods if name in METHODS[m].options_used]
+        low = math.nextafter(spec.low, spec.high) if spec.low_open else spec.low
+        high = math.nextafter(spec.high, spec.low) if spec.high_open else spec.high
+        st.number_input(spec.label + (f" ({', '.join(users)})" if users and len(users) < len(methods) else ""),
+                        key=name, min_value=spec.kind(low), max_value=spec.kind(high), step=spec.step,
+                        format=None if spec.kind is int else spec.number_format,
+                        help=f"{spec.help} ({spec.range_text()})", on_change=_clear_link_problems)
 
 
 def render_setup() -> ActiveSetup:
@@ -135,14 +161,7 @@ def render_setup() -> ActiveSetup:
             st.error("Choose at least one method.", icon=":material/edit:")
             errors.append("no method is selected")
         with st.expander("Options", expanded=True):
-            st.number_input("Learning rate η (gd, momentum)", key="lr", min_value=LIMITS["lr"][0],
-                            max_value=LIMITS["lr"][1], step=0.01, format="%g", on_change=_clear_link_problems)
-            st.number_input("Momentum β", key="beta", min_value=LIMITS["beta"][0], max_value=LIMITS["beta"][1],
-                            step=0.05, format="%g", on_change=_clear_link_problems)
-            st.number_input("Tolerance on ‖g‖", key="tol", min_value=LIMITS["tol"][0], max_value=LIMITS["tol"][1],
-                            step=1e-9, format="%.1e", on_change=_clear_link_problems)
-            st.number_input("Max iterations", key="max_iter", min_value=int(LIMITS["max_iter"][0]),
-                            max_value=int(LIMITS["max_iter"][1]), step=100, on_change=_clear_link_problems)
+            _option_widgets(tuple(st.session_state["methods"]))
         setup = _current_setup()
         st.caption("Share link (reproduces this setup)")
         st.code(f"{(st.context.url or '').rstrip('/')}?{share_query(setup)}", language=None, wrap_lines=True)

@@ -148,7 +148,8 @@ async def one_session(context, base: str, case: tuple[int, int, Setup], go: asyn
         state = await page.evaluate(_PAGE_JS)
         query = {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
         return {"a": a, "b": b, "function": setup.function, "seconds": seconds, "result": result,
-                "query_f": query.get("f"), "charts_drawn": charts_drawn, **state, "problems": watch.problems()}
+                "query_f": query.get("f"), "charts_drawn": charts_drawn, **state, "problems": watch.problems(),
+                "connection_retries": watch.connection_retries}
     finally:
         await page.close()
 
@@ -250,6 +251,7 @@ def test_concurrent_sessions(load_server) -> None:
                 "wave": number + 1, "sessions": len(results), "wall_s": round(wall, 1),
                 "render_p50_s": round(statistics.median(seconds), 2), "render_p95_s": round(percentile(seconds, 95), 2),
                 "render_max_s": round(max(seconds), 2), "server_cpu_s": round(outcome["server_cpu_s"], 2),
+                "connection_retries": sum(r["connection_retries"] for r in results),
                 "server_cpu_per_session_s": round(outcome["server_cpu_s"] / len(results), 3),
                 "at_peak": outcome["peak"], "rss_settled_after_mib": mib(settled_after[-1])})
             assert outcome["peak"]["active_sessions"] >= SESSIONS, outcome["peak"]

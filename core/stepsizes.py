@@ -1,0 +1,534 @@
+"""Step-size rules: how far along the direction, for a batch of starts at once.
+
+Fixed η and the model minimum are one line of arithmetic over the batch; Armijo backtracking
+runs its trials for every searching start at once; the Wolfe search, the exact line minimum and
+the trust region are scalar algorithms run start by start (a few trials each), through the same
+counted evaluations.
+
+The precision-limit rule, shared by every search: where f(x + ηd) and f(x) are equal to f's
+rounding, f cannot judge the step (near a minimum the decrease falls below the last digit of f,
+and a constant added to f moves that digit), so such a trial is judged by the gradient instead:
+accepted when ||g|| decreases by the factor 1 - c1 (``by_gradient``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+from .blocks import EPS, Batch, Field, Rule, State, StepSize, Stops, Work
+from .directions import _dot, model_curvature
+
+# Two values of f closer than this (relative) are the same number to f's own rounding: a sum of
+# terms loses a few ulps of its largest term, so a few dozen eps, not one.
+F_ROUNDING = 64 * EPS
+EXACT_SLOPE = 1e-8  # the exact line search stops when |phi'(eta)| <= this * |phi'(0)|
+EXACT_EVALUATIONS = 40  # ... or after this many trials (then the best trial that decreased f)
+WOLFE_EVALUATIONS = 40
+MAX_STEP_GROWTH = 1e10  # an exact or Wolfe search never looks beyond this times its first trial
+TRUST_MAX_RADIUS = 1000.0  # as scipy's trust-exact
+TRUST_ACCEPT = 0.15  # accept a trust-region step when actual/predicted decrease exceeds this (scipy)
+TRUST_SHRINKS = 60  # radius reductions at one point before the trust region gives up
+
+
+def within_rounding(a: Any, b: Any) -> Any:
+    """f cannot tell a from b: they differ by less than its rounding."""
+    return np.abs(a - b) <= F_ROUNDING * np.maximum(np.abs(a), np.abs(b))
+
+
+def _no_evaluations(size: int, n: int) -> tuple[np.ndarray, np.ndarray]:
+    return np.full(size, np.nan), np.full((size, n), np.nan)
+
+
+def _search_note(info: dict[str, Any]) -> str:
+    return "; accepted on ||g|| (f's change is below its rounding)" if info.get("by_gradient") else ""
+
+
+def _failure(f: float, grad_norm: float, unresolved: bool, what: str) -> tuple[str, str]:
+    if unresolved:
+        return ("precision_limit",
+                f"f cannot resolve a further decrease here (its changes along the step are below its rounding, "
+                f"|f| = {abs(f):.6g}) and no shorter step reduced ||g||: the precision limit is reached at "
+                f"||g|| = {grad_norm:.2g}")
+    return "line_search_failed", what
+
+
+def _not_descent(slope: float) -> tuple[str, str]:
+    return "line_search_failed", f"the direction is not a descent direction (g'd = {slope:.3g})"
+
+
+class FixedRate(Rule):
+    """η = lr, the same at every step."""
+
+    options = ("lr",)
+
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        lr = work.option("lr")
+        eta = np.full(at.size, lr) if np.ndim(lr) == 0 else np.array(lr, dtype=float)
+        return StepSize(eta, direction, {}, {}, state)
+
+
+class UnitStep(Rule):
+    """η = 1: the direction is the whole step (Newton's)."""
+
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        return StepSize(np.ones(at.size), direction, {}, {}, state)
+
+
+class ModelMinimum(Rule):
+    """η minimising the quadratic model along d: -g'd / d'Hd (= g'g / g'Hg along -g); stops
+    with negative_curvature where d'Hd <= 0 or is zero to rounding (no model minimum)."""
+
+    needs_hessian = True
+    fields = {"curvature": Field(float, "d'Hd, the model's curvature along the step")}
+
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        curvature, allowance = model_curvature(at.g, at.hessian, direction)
+        with np.errstate(all="ignore"):
+            eta = -_dot(at.g, direction) / curvature
+        stops: Stops = {}
+        for i in np.flatnonzero(~(curvature > allowance)):
+            what = (f"g'Hg = {curvature[i]:.3g} <= 0" if curvature[i] <= 0 else
+                    f"g'Hg = {curvature[i]:.3g} is zero to rounding (below 8n·eps·||g||²·||H|| = {allowance[i]:.2g})")
+            stops[int(i)] = ("negative_curvature", f"{what}: the quadratic model along -g has no minimum, "
+                                                   "so the optimal rate g'g/g'Hg is undefined")
+        return StepSize(eta, direction, {"curvature": curvature}, stops, state)
+
+
+class Backtracking(Rule):
+    """Armijo backtracking: the first η = shrink^j with f(x + η d) <= f + c1 η g'd (and f lower)."""
+
+    options = ("c1", "shrink")
+    fields = {"backtracks": Field(int, "halvings of the trial step before it was accepted"),
+              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
+
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        size, n = direction.shape
+        c1, shrink, limit = work.option("c1"), work.option("shrink"), work.option("max_backtracks")
+        slope = _dot(at.g, direction)
+        eta = np.ones(size)
+        backtracks = np.full(size, -1)
+        by_gradient = np.zeros(size, dtype=bool)
+        unresolved = np.zeros(size, dtype=bool)
+        f_next, g_next = _no_evaluations(size, n)
+        stops: Stops = {int(i): _not_descent(slope[i]) for i in np.flatnonzero(~(slope < 0))}
+        # the starts still searching, compacted (rows: their numbers in the batch)
+        rows = np.flatnonzero(slope < 0)
+        x, d, f, s = at.x[rows], direction[rows], at.f[rows], slope[rows]
+        grad_norm = np.sqrt(_dot(at.g[rows], at.g[rows]))
+        trial_eta = np.ones(rows.size)
+        for j in range(limit + 1):
+            if not rows.size:
+                break
+            X = x + trial_eta[:, None] * d
+            trial = work.values(rows, X)
+            trial[~np.isfinite(trial)] = np.inf
+            # Strict decrease too: when c1*eta*g'd is below the rounding of f (a large constant
+            # in f), "trial <= f + c1 eta g'd" would accept trial == f and loop without progress.
+            accepted = (trial <= f + c1 * trial_eta * s) & (trial < f)
+            unjudged = ~accepted & (trial != np.inf) & within_rounding(trial, f)
+            if unjudged.any():
+                unresolved[rows[unjudged]] = True
+                # a sufficient decrease of ||g|| too: a bare one accepted steps that flip across
+                # the minimum and back with ||g|| shrinking by 1e-8 per step
+                gradients = work.gradients(rows[unjudged], X[unjudged])
+                norms = np.sqrt(_dot(gradients, gradients))
+                judged = np.isfinite(norms) & (norms <= (1 - c1) * grad_norm[unjudged])
+                judged_rows = rows[unjudged][judged]
+                by_gradient[judged_rows] = True
+                g_next[judged_rows] = gradients[judged]
+                accepted[np.flatnonzero(unjudged)[judged]] = True
+            if accepted.any():
+                done = rows[accepted]
+                eta[done], backtracks[done], f_next[done] = trial_eta[accepted], j, trial[accepted]
+                keep = ~accepted
+                rows, x, d, f, s = rows[keep], x[keep], d[keep], f[keep], s[keep]
+                grad_norm, trial_eta = grad_norm[keep], trial_eta[keep]
+            trial_eta = trial_eta * shrink
+        eta[rows] = trial_eta  # unused: these starts stop
+        for i in rows:
+            stops[int(i)] = _failure(at.f[i], float(np.linalg.norm(at.g[i])), unresolved[i],
+                                     f"no trial step decreased f enough after {limit} reductions of the step: f is "
+                                     "undefined or overflows at every trial point, or rises along the whole line")
+        return StepSize(eta, direction, {"backtracks": backtracks, "by_gradient": by_gradient}, stops, state,
+                        f_next, g_next)
+
+    def describe(self, info: dict[str, Any]) -> str:
+        return f"{info['backtracks']} backtracks" + _search_note(info)
+
+
+class _Line:
+    """phi(eta) = f(x + eta d) and phi'(eta) = g(x + eta d)'d for one start, counted."""
+
+    def __init__(self, work: Work, row: int, x: np.ndarray, d: np.ndarray) -> None:
+        self.work, self.local, self.x, self.d = work, np.array([row]), x, d
+        self.gradients: dict[float, np.ndarray] = {}
+
+    def value(self, eta: float) -> float:
+        value = float(self.work.values(self.local, (self.x + eta * self.d)[None])[0])
+        return value if math.isfinite(value) else math.inf
+
+    def slope(self, eta: float) -> float:
+        g = self.work.gradients(self.local, (self.x + eta * self.d)[None])[0]
+        self.gradients[eta] = g
+        return float(g @ self.d) if np.isfinite(g).all() else math.nan
+
+
+def _interpolate(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float) -> float:
+    """Minimiser of the quadratic through (lo, f_lo) with slope slope_lo and (hi, f_hi), kept
+    in the middle 80% of [lo, hi] (else the midpoint)."""
+    width = hi - lo
+    denominator = 2 * (f_hi - f_lo - slope_lo * width)
+    trial = lo - slope_lo * width * width / denominator if denominator > 0 and math.isfinite(denominator) else math.nan
+    low, high = min(lo, hi) + 0.1 * abs(width), max(lo, hi) - 0.1 * abs(width)
+    return trial if low <= trial <= high else lo + 0.5 * width
+
+
+class _RowSearch(Rule):
+    """A line search run start by start: subclasses implement ``search`` for one start."""
+
+    fields = {"evaluations": Field(int, "trial points the search evaluated"),
+              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
+
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        size, n = direction.shape
+        eta = np.full(size, np.nan)
+        info = {name: spec.empty(size) for name, spec in self.fields.items()}
+        f_next, g_next = _no_evaluations(size, n)
+        stops: Stops = {}
+        new_state = {name: values.copy() for name, values in state.items()}
+        slopes = _dot(at.g, direction)
+        for i in range(size):
+            slope = float(slopes[i])
+            if not slope < 0:
+                stops[i] = _not_descent(slope)
+                continue
+            line = _Line(work, i, at.x[i], direction[i])
+            outcome = self.search(line, at, i, slope, new_state, work)
+            if isinstance(outcome, tuple):
+                stops[i] = outcome
+                continue
+            eta[i], f_next[i] = outcome["eta"], outcome["f"]
+            if outcome["eta"] in line.gradients:
+                g_next[i] = line.gradients[outcome["eta"]]
+            for name in info:
+                info[name][i] = outcome.get(name, info[name][i])
+        return StepSize(eta, direction, info, stops, new_state, f_next, g_next)
+
+    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State,
+               work: Work) -> dict[str, Any] | tuple[str, str]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @staticmethod
+    def by_gradient(line: _Line, at: Batch, i: int, eta: float, f_trial: float, c1: float) -> bool:
+        """The precision-limit rule for one trial (see the module's docstring)."""
+        if not (math.isfinite(f_trial) and within_rounding(f_trial, at.f[i])):
+            return False
+        line.slope(eta)
+        norm = float(np.linalg.norm(line.gradients[eta]))
+        return math.isfinite(norm) and norm <= (1 - c1) * float(np.linalg.norm(at.g[i]))
+
+
+class Wolfe(_RowSearch):
+    """A line search satisfying the strong Wolfe conditions (Nocedal & Wright, Algorithms 3.5
+    and 3.6, quadratic interpolation in the zoom): f(x + ηd) <= f + c1 η g'd and
+    |g(x + ηd)'d| <= c2 |g'd|; first trial η = 1."""
+
+    options = ("c1", "c2")
+    fields = {**_RowSearch.fields, "wolfe": Field(bool, "the strong Wolfe conditions hold at the step taken")}
+
+    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> dict[str, Any] | tuple[str, str]:
+        c1, c2 = work.option("c1"), work.option("c2")
+        f0 = float(at.f[i])
+        previous, f_previous, slope_previous = 0.0, f0, slope
+        eta, evaluations = 1.0, 0
+        best: dict[str, Any] | None = None  # the lowest point satisfying Armijo, if Wolfe never holds
+        unresolved = False
+
+        def armijo(eta_: float, f_: float) -> bool:
+            return f_ <= f0 + c1 * eta_ * slope and f_ < f0
+
+        def zoom(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float) -> dict[str, Any] | None:
+            nonlocal evaluations, best, unresolved
+            while evaluations < WOLFE_EVALUATIONS:
+                trial = _interpolate(lo, f_lo, slope_lo, hi, f_hi)
+                f_trial = line.value(trial)
+                evaluations += 1
+                if not armijo(trial, f_trial) or f_trial >= f_lo:
+                    if self.by_gradient(line, at, i, trial, f_trial, c1):
+                        return {"eta": trial, "f": f_trial, "evaluations": evaluations, "by_gradient": True}
+                    unresolved |= math.isfinite(f_trial) and within_rounding(f_trial, f0)
+                    hi, f_hi = trial, f_trial
+                    continue
+                slope_trial = line.slope(trial)
+                if best is None or f_trial < best["f"]:
+                    best = {"eta": trial, "f": f_trial, "evaluations": evaluations}
+                if abs(slope_trial) <= -c2 * slope:
+                    return {"eta": trial, "f": f_trial, "evaluations": evaluations, "wolfe": True}
+                if slope_trial * (hi - lo) >= 0:
+                    hi, f_hi = lo, f_lo
+                lo, f_lo, slope_lo = trial, f_trial, slope_trial
+                if abs(hi - lo) <= EPS * max(abs(lo), abs(hi)):
+                    break
+            return None
+
+        found = None
+        while evaluations < WOLFE_EVALUATIONS:
+            f_eta = line.value(eta)
+            evaluations += 1
+            if not armijo(eta, f_eta) or (evaluations > 1 and f_eta >= f_previous):
+                if self.by_gradient(line, at, i, eta, f_eta, c1):
+                    found = {"eta": eta, "f": f_eta, "evaluations": evaluations, "by_gradient": True}
+                else:
+                    unresolved |= math.isfinite(f_eta) and within_rounding(f_eta, f0)
+                    found = zoom(previous, f_previous, slope_previous, eta, f_eta)
+                break
+            slope_eta = line.slope(eta)
+            best = best if best is not None and best["f"] <= f_eta else {"eta": eta, "f": f_eta, "evaluations": evaluations}
+            if abs(slope_eta) <= -c2 * slope:
+                found = {"eta": eta, "f": f_eta, "evaluations": evaluations, "wolfe": True}
+                break
+            if slope_eta >= 0:
+                found = zoom(eta, f_eta, slope_eta, previous, f_previous)
+                break
+            if eta >= MAX_STEP_GROWTH:
+                break
+            previous, f_previous, slope_previous, eta = eta, f_eta, slope_eta, 2 * eta
+        if found is None and best is not None:
+            found = {**best, "evaluations": evaluations}  # Armijo holds; Wolfe's curvature condition did not
+        if found is None:
+            return _failure(f0, float(np.linalg.norm(at.g[i])), unresolved,
+                            f"no step along d satisfied the Wolfe conditions or decreased f after {evaluations} trials")
+        found["evaluations"] = evaluations
+        return found
+
+    def describe(self, info: dict[str, Any]) -> str:
+        wolfe = "" if info["wolfe"] or info["by_gradient"] else " (Armijo only: the curvature condition was not met)"
+        return f"{info['evaluations']} trials{wolfe}" + _search_note(info)
+
+
+class ExactLineSearch(_RowSearch):
+    """The minimum of f along d, to |phi'(η)| <= EXACT_SLOPE |phi'(0)|: a bracket [lo, hi] with
+    phi'(lo) < 0 is grown from the first trial and narrowed by secant steps on phi' (bisection
+    when a secant step leaves the bracket).
+
+    First trial: the model minimum -g'd / d'Hd where d'Hd > 0 (``first="model"``, which reads
+    H: on a quadratic it is exact at once), else the previous step's η scaled as in Nocedal &
+    Wright (3.60), or one unit of length along d at the first step (``first="previous"``)."""
+
+    fields = {**_RowSearch.fields, "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
+              "slope_ratio": Field(float, "|phi'(eta)| / |phi'(0)| at the step taken")}
+
+    def __init__(self, first: str = "model") -> None:
+        self.first = first
+        self.needs_hessian = first == "model"
+        self.memoryless = first == "model"
+
+    def init(self, n: int, size: int, options: Any) -> State:
+        return {} if self.first == "model" else {"previous_eta": np.full(size, np.nan),
+                                                 "previous_slope": np.full(size, np.nan)}
+
+    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> dict[str, Any] | tuple[str, str]:
+        f0, d = float(at.f[i]), line.d
+        model_eta = math.nan
+        if self.first == "model":
+            curvature, allowance = model_curvature(at.g[i:i + 1], at.hessian[i:i + 1], d[None])
+            if curvature[0] > allowance[0]:
+                model_eta = -slope / float(curvature[0])
+            first = model_eta
+        else:
+            previous_eta, previous_slope = state["previous_eta"][i], state["previous_slope"][i]
+            first = previous_eta * previous_slope / slope if np.isfinite(previous_eta) else math.nan
+        if not (math.isfinite(first) and first > 0):
+            first = 1.0 / float(np.linalg.norm(d))
+        lo, f_lo, slope_lo = 0.0, f0, slope
+        hi = f_hi = slope_hi = math.nan
+        eta, evaluations, unresolved = first, 0, False
+        result = None
+        while evaluations < EXACT_EVALUATIONS:
+            f_eta = line.value(eta)
+            evaluations += 1
+            slope_eta = line.slope(eta) if math.isfinite(f_eta) else math.nan
+            if f_eta < f0 and abs(slope_eta) <= EXACT_SLOPE * abs(slope):
+                result = {"eta": eta, "f": f_eta}
+                break
+            if math.isfinite(slope_eta) and slope_eta < 0 and f_eta <= f_lo:
+                lo, f_lo, slope_lo = eta, f_eta, slope_eta  # the minimum lies further on
+            else:
+                if self.by_gradient(line, at, i, eta, f_eta, work.option("c1")):
+                    result = {"eta": eta, "f": f_eta, "by_gradient": True}
+                    break
+                unresolved |= math.isfinite(f_eta) and within_rounding(f_eta, f0)
+                hi, f_hi, slope_hi = eta, f_eta, slope_eta
+            if math.isnan(hi):
+                if eta >= MAX_STEP_GROWTH * first:
+                    break  # f keeps decreasing along the whole line
+                # secant extrapolation of phi' to zero, at most 4x further, at least 2x
+                step = lo * slope_lo / (slope - slope_lo) if slope_lo > slope else math.inf
+                eta = lo + min(max(step, lo), 3 * lo)
+                continue
+            width = hi - lo
+            if width <= 4 * EPS * hi:
+                break
+            trial = lo - slope_lo * width / (slope_hi - slope_lo) if math.isfinite(slope_hi) and slope_hi > slope_lo else math.nan
+            eta = trial if lo + 0.01 * width <= trial <= hi - 0.01 * width else lo + 0.5 * width
+        if result is None and lo > 0 and f_lo < f0:
+            result = {"eta": lo, "f": f_lo}  # the best point of the bracket: f decreased, phi' not yet ~0
+        if result is None:
+            return _failure(f0, float(np.linalg.norm(at.g[i])), unresolved,
+                            "the exact line search found no point along d where f decreases"
+                            + (" (f keeps decreasing along the whole line: unbounded below?)" if math.isnan(hi) else ""))
+        taken_slope = float(line.gradients[result["eta"]] @ d) if result["eta"] in line.gradients else math.nan
+        result.update(evaluations=evaluations, model_eta=model_eta, slope_ratio=abs(taken_slope / slope))
+        if self.first != "model":
+            state["previous_eta"][i], state["previous_slope"][i] = result["eta"], slope
+        return result
+
+    def describe(self, info: dict[str, Any]) -> str:
+        model = f"; model η = {info['model_eta']:.6g}" if np.isfinite(info["model_eta"]) else ""
+        return f"exact η in {info['evaluations']} trials (|φ'| ratio {info['slope_ratio']:.1g}){model}" + _search_note(info)
+
+
+class TrustRegion(Rule):
+    """Trust-region Newton with the exact subproblem (Moré-Sorensen via the eigendecomposition of
+    H, hard case included): p minimises g'p + p'Hp/2 over ||p|| <= Δ, which needs no fallback
+    where H is indefinite. A step whose actual/predicted decrease ratio is below TRUST_ACCEPT is
+    rejected at the same x with Δ/4 (counted in ``rejected``); Δ doubles after a good step that
+    reached the boundary (at most TRUST_MAX_RADIUS). The direction taken is p, with η = 1."""
+
+    needs_hessian = True
+    memoryless = False
+    options = ("radius",)
+    fields = {"radius": Field(float, "trust radius Δ the accepted step was solved for"),
+              "ratio": Field(float, "actual / predicted decrease of f"),
+              "rejected": Field(int, "trial steps rejected at this x"),
+              "boundary": Field(bool, "the step reached the trust-region boundary"),
+              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
+
+    def init(self, n: int, size: int, options: Any) -> State:
+        return {"radius": np.full(size, float(options.radius))}
+
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        size, n = at.g.shape
+        eigenvalues, vectors = np.linalg.eigh(at.hessian)
+        work.solved(np.arange(size))
+        steps = np.full((size, n), np.nan)
+        radius = state["radius"].copy()
+        info = {name: spec.empty(size) for name, spec in self.fields.items()}
+        f_next, g_next = _no_evaluations(size, n)
+        stops: Stops = {}
+        for i in range(size):
+            outcome = self._row(work, at, i, eigenvalues[i], vectors[i], float(radius[i]))
+            if isinstance(outcome, tuple):
+                stops[i] = outcome
+                continue
+            steps[i], f_next[i], radius[i] = outcome.pop("p"), outcome.pop("f"), outcome.pop("next_radius")
+            if "g" in outcome:
+                g_next[i] = outcome.pop("g")
+            for name, value in outcome.items():
+                info[name][i] = value
+        return StepSize(np.ones(size), steps, info, stops, {"radius": radius}, f_next, g_next)
+
+    def _row(self, work: Work, at: Batch, i: int, eigenvalues: np.ndarray, vectors: np.ndarray,
+             radius: float) -> dict[str, Any] | tuple[str, str]:
+        g, f0, hessian = at.g[i], float(at.f[i]), at.hessian[i]
+        local = np.array([i])
+        unresolved = False
+        for rejected in range(TRUST_SHRINKS):
+            p, boundary = solve_subproblem(g, eigenvalues, vectors, radius)
+            predicted = -float(g @ p + 0.5 * p @ hessian @ p)
+            x_trial = at.x[i] + p
+            f_trial = float(work.values(local, x_trial[None])[0])
+            f_trial = f_trial if math.isfinite(f_trial) else math.inf
+            actual = f0 - f_trial
+            ratio = actual / predicted if predicted > 0 else -math.inf
+            length = float(np.linalg.norm(p))
+            accepted, by_gradient, gradient = ratio > TRUST_ACCEPT and actual > 0, False, None
+            if not accepted and math.isfinite(f_trial) and within_rounding(f_trial, f0):
+                unresolved = True
+                gradient = work.gradients(local, x_trial[None])[0]
+                norm = float(np.linalg.norm(gradient))
+                by_gradient = accepted = math.isfinite(norm) and norm <= (1 - work.option("c1")) * float(np.linalg.norm(g))
+            if accepted:
+                next_radius = radius
+                if ratio < 0.25 and not by_gradient:
+                    next_radius = 0.25 * length
+                elif ratio > 0.75 and boundary:
+                    next_radius = min(2 * radius, TRUST_MAX_RADIUS)
+                out = {"p": p, "f": f_trial, "next_radius": next_radius, "radius": radius, "ratio": ratio,
+                       "rejected": rejected, "boundary": boundary, "by_gradient": by_gradient}
+                if gradient is not None:
+                    out["g"] = gradient
+                return out
+            radius = 0.25 * (length if length > 0 else radius)
+            if radius <= EPS * max(1.0, float(np.linalg.norm(at.x[i]))):
+                break
+        return _failure(f0, float(np.linalg.norm(g)), unresolved,
+                        f"the trust region shrank to {radius:.2g} without a step that decreased f")
+
+    def describe(self, info: dict[str, Any]) -> str:
+        rejected = f", {info['rejected']} rejected" if info["rejected"] else ""
+        where = "on the boundary" if info["boundary"] else "inside"
+        return f"Δ = {info['radius']:.3g}, ρ = {info['ratio']:.3g}, step {where}{rejected}" + _search_note(info)
+
+
+def solve_subproblem(g: np.ndarray, eigenvalues: np.ndarray, vectors: np.ndarray,
+                     radius: float) -> tuple[np.ndarray, bool]:
+    """The minimiser p of g'p + p'Hp/2 over ||p|| <= radius, H = V diag(eigenvalues) V'
+    (Nocedal & Wright 4.3): p(lambda) = -(H + lambda I)^-1 g with lambda >= max(0, -lambda_min)
+    and lambda (radius - ||p||) = 0; in the hard case (g orthogonal to the lowest eigenvector)
+    p(-lambda_min) plus a multiple of that eigenvector reaching the boundary. Returns (p, on the
+    boundary)."""
+    coefficients = vectors.T @ g
+    lowest = float(eigenvalues[0])
+    scale = max(1.0, float(np.abs(eigenvalues).max()))
+
+    def step(shift: float) -> np.ndarray:
+        with np.errstate(all="ignore"):
+            return -vectors @ (coefficients / (eigenvalues + shift))
+
+    if lowest > 0:
+        p = step(0.0)
+        if float(np.linalg.norm(p)) <= radius:
+            return p, False
+    floor = max(0.0, -lowest)
+    # hard case: g has (almost) no component along the eigenvectors of lambda_min
+    bottom = np.abs(eigenvalues - lowest) <= 1e-12 * scale
+    if np.all(np.abs(coefficients[bottom]) <= 1e-12 * max(1.0, float(np.linalg.norm(g)))):
+        others = np.where(bottom, 0.0, coefficients)
+        with np.errstate(all="ignore"):
+            p = -vectors @ np.where(bottom, 0.0, others / (eigenvalues + floor))
+        gap = radius ** 2 - float(p @ p)
+        if gap >= 0:
+            return p + math.sqrt(gap) * vectors[:, 0], True
+    # the secular equation 1/||p(lambda)|| = 1/radius, by Newton's method on lambda (N&W Alg. 4.3)
+    # from the right of the pole, safeguarded by a bracket [lo, hi]
+    lo = floor
+    hi = floor + float(np.linalg.norm(g)) / radius + scale
+    shift = floor + max(1e-12 * scale, 1e-3 * (hi - lo))
+    for _ in range(100):
+        p = step(shift)
+        norm = float(np.linalg.norm(p))
+        if not math.isfinite(norm) or norm > radius:
+            lo = shift
+        else:
+            hi = shift
+        if math.isfinite(norm) and abs(norm - radius) <= 1e-10 * radius:
+            break
+        with np.errstate(all="ignore"):
+            derivative = float(np.sum(coefficients ** 2 / (eigenvalues + shift) ** 3))
+            newton = shift + (norm / radius - 1) * norm ** 2 / derivative if derivative > 0 else math.nan
+        shift = newton if lo < newton < hi else 0.5 * (lo + hi)
+        if hi - lo <= 4 * EPS * hi:
+            break
+    p = step(shift)
+    return p * min(1.0, radius / float(np.linalg.norm(p))), True
+
+
+def rule_options(*rules: Rule) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(name for rule in rules for name in rule.options))
+
+
+Describer = Callable[[dict[str, Any]], str]
