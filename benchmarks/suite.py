@@ -330,9 +330,9 @@ def growth(sizes: Sequence[int] = (2, 5, 10, 20), min_seconds: float = 0.2) -> l
             repeats *= 2
         steps = max(trace.iterations, 1)
         point = np.asarray(x0, dtype=float)
-        evaluation_s = _seconds(lambda: (problem.value(point), problem.gradient(point), problem.hessian(point)),
-                                repeat=20)
-        rows.append({"n": n, **stages, "total_s": sum(stages.values()), "isolated_build_s": isolated_s, "newton_iterations": trace.iterations, "newton_status": trace.status,
+        evaluation_s = _seconds(lambda p=problem, x=point: (p.value(x), p.gradient(x), p.hessian(x)), repeat=20)
+        rows.append({"n": n, **stages, "total_s": sum(stages.values()), "isolated_build_s": isolated_s,
+                     "newton_iterations": trace.iterations, "newton_status": trace.status,
                      "newton_per_iteration_s": run_s / repeats / steps, "f_g_h_s": evaluation_s})
     return rows
 

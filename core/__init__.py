@@ -15,7 +15,8 @@ from .run import (STATIONARY_KINDS, STATUSES, RunCancelled, Trace, best_value, c
                   run_all, run_batch)
 
 __all__ = [
-    "METHODS", "Method", "Options", "OptionsError", "SPEC", "get_method", "register", "ParseError", "ParsedFunction", "natural_key", "parse_function",
+    "METHODS", "Method", "Options", "OptionsError", "SPEC", "get_method", "register",
+    "ParseError", "ParsedFunction", "natural_key", "parse_function",
     "Derivation", "EvaluationError", "Problem", "build_problem", "compile_derivation", "derive",
     "STATIONARY_KINDS", "STATUSES", "RunCancelled", "Trace", "best_value", "classify_stationary_point", "run", "run_all",
     "run_batch",

@@ -117,31 +117,32 @@ register(Method(
     InverseBFGS(), Wolfe(), "Newton-like steps with an estimate of H⁻¹ built from gradient changes"))
 register(Method(
     "nesterov", "Nesterov accelerated gradient", "Nesterov",
-    r"\begin{gathered}v_{k+1} = \beta v_k - g_k\\ x_{k+1} = x_k + \eta\,(\beta v_{k+1} - g_k)\end{gathered}", "#17becf",
+    r"\begin{gathered}v_{k+1} = \beta v_k - g_k\\ x_{k+1} = x_k + \eta\,(\beta v_{k+1} - g_k)\end{gathered}",
+    "#17becf",
     Nesterov(), FixedRate(), "momentum that looks ahead: the gradient is taken where the velocity leads"))
 register(Method(
     "adam", "Adam", "Adam",
-    (r"\begin{gathered}m_{k+1} = \beta_1 m_k + (1-\beta_1) g_k,\ v_{k+1} = \beta_2 v_k + (1-\beta_2) g_k^2\\"
-     r"x_{k+1} = x_k - \eta\, \hat m_{k+1} / (\sqrt{\hat v_{k+1}} + \varepsilon)\end{gathered}"), "#bcbd22",
+    (r"\begin{gathered}m_{k+1} = \beta_1 m_k + (1-\beta_1) g_k\\ v_{k+1} = \beta_2 v_k + (1-\beta_2) g_k^2\\"
+     r"x_{k+1} = x_k - \eta\, \frac{\hat m_{k+1}}{\sqrt{\hat v_{k+1}} + \varepsilon}\end{gathered}"), "#bcbd22",
     AdamDirection(), FixedRate(), "per-coordinate steps scaled by running means of g and g²"))
 register(Method(
     "gd-exact", "Gradient descent, exact line search", "GD exact line",
-    r"x_{k+1} = x_k - \eta_k g_k,\quad \eta_k = \arg\min_{\eta > 0} f(x_k - \eta g_k)", "#7f7f7f",
+    r"\begin{gathered}x_{k+1} = x_k - \eta_k g_k\\ \eta_k = \arg\min_{\eta > 0} f(x_k - \eta g_k)\end{gathered}", "#7f7f7f",
     SteepestDescent(), ExactLineSearch("model"), "steps along -g to the minimum of f itself along that line"))
 register(Method(
     "cg", "Conjugate gradient (Polak–Ribière+)", "CG",
-    (r"\begin{gathered}d_k = -g_k + \beta_k d_{k-1},\ \beta_k = \max\!\Big(0, \tfrac{g_k^\top (g_k - g_{k-1})}"
-     r"{g_{k-1}^\top g_{k-1}}\Big)\\ x_{k+1} = x_k + \eta_k d_k,\ \eta_k \text{ exact line minimum}\end{gathered}"),
+    (r"\begin{gathered}d_k = -g_k + \beta_k d_{k-1}\\ \beta_k = \max\!\Big(0, \tfrac{g_k^\top (g_k - g_{k-1})}"
+     r"{\|g_{k-1}\|^2}\Big)\\ x_{k+1} = x_k + \eta_k d_k\\ \eta_k\ \text{exact line minimum}\end{gathered}"),
     "#aec7e8", ConjugateGradient(), ExactLineSearch("previous"),
     "directions conjugate to the previous ones, each searched to its minimum"))
 register(Method(
     "lbfgs", "L-BFGS (limited memory)", "L-BFGS",
     (r"\begin{gathered}x_{k+1} = x_k - \eta_k B_k g_k\ \text{(Wolfe } \eta_k)\\"
-     r"B_k g_k \text{ from the last } m \text{ pairs } (s, y) \text{ by the two-loop recursion}\end{gathered}"),
+     r"B_k g_k \text{ from the last } m \text{ pairs } (s, y)\end{gathered}"),
     "#ffbb78", LimitedMemoryBFGS(), Wolfe(), "BFGS that keeps only the last m gradient changes"))
 register(Method(
     "trust-region", "Trust-region Newton (exact subproblem)", "Trust region",
-    (r"\begin{gathered}p_k = \arg\min_{\|p\| \le \Delta_k} g_k^\top p + \tfrac12 p^\top H_k p,\quad"
-     r"x_{k+1} = x_k + p_k\\ \Delta_{k+1} \text{ from } \rho_k = \frac{f_k - f(x_k + p_k)}{-(g_k^\top p_k + "
-     r"\frac12 p_k^\top H_k p_k)}\end{gathered}"), "#98df8a",
+    (r"\begin{gathered}p_k = \arg\min_{\|p\| \le \Delta_k} g_k^\top p + \tfrac12 p^\top H_k p\\"
+     r"x_{k+1} = x_k + p_k\\ \Delta_{k+1} \text{ from } \rho_k = \frac{f_k - f(x_k + p_k)}{f_k - m_k(p_k)}"
+     r"\end{gathered}"), "#98df8a",
     SteepestDescent(), TrustRegion(), "the model's minimum within a radius it trusts, grown or shrunk by how well the model predicted f"))

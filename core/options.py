@@ -132,5 +132,5 @@ def markdown_table() -> str:
     for spec in SPEC:
         users = "all methods" if spec.name in RUN_OPTIONS else ", ".join(f"`{m}`" for m in used_by(spec.name))
         lines.append(f"| `{spec.name}` | {spec.default:g} | {spec.range_text().removeprefix('in ')} | {users} | "
-                     f"{spec.help} |")
+                     f"{spec.help.replace('|', chr(92) + '|')} |")
     return "\n".join(lines)

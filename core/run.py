@@ -438,9 +438,9 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
                         info_rec[name][taken] = values
         if d_rec is None:
             d_rec, eta_rec = np.full((count, n), np.nan), np.full(count, np.nan)
-        for name, field in fields.items():
+        for name, spec_field in fields.items():
             if name not in info_rec:
-                info_rec[name] = field.empty(count)
+                info_rec[name] = spec_field.empty(count)
         record.add(active, x=x, f=f, g=g, d=d_rec, eta=eta_rec, **{"info:" + name: v for name, v in info_rec.items()})
 
         for i, (status, message) in ending.items():

@@ -318,6 +318,7 @@ class ExactLineSearch(_RowSearch):
     H: on a quadratic it is exact at once), else the previous step's η scaled as in Nocedal &
     Wright (3.60), or one unit of length along d at the first step (``first="previous"``)."""
 
+    options = ("c1",)  # the precision-limit rule's decrease of ||g||
     fields = {**_RowSearch.fields, "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
               "slope_ratio": Field(float, "|phi'(eta)| / |phi'(0)| at the step taken")}
 
@@ -344,24 +345,24 @@ class ExactLineSearch(_RowSearch):
         if not (math.isfinite(first) and first > 0):
             first = 1.0 / float(np.linalg.norm(d))
         lo, f_lo, slope_lo = 0.0, f0, slope
-        hi = f_hi = slope_hi = math.nan
+        hi = slope_hi = math.nan
         eta, evaluations, unresolved = first, 0, False
         result = None
         while evaluations < EXACT_EVALUATIONS:
             f_eta = line.value(eta)
             evaluations += 1
             slope_eta = line.slope(eta) if math.isfinite(f_eta) else math.nan
-            if f_eta < f0 and abs(slope_eta) <= EXACT_SLOPE * abs(slope):
-                result = {"eta": eta, "f": f_eta}
+            # phi' decides; f only has to be lower, or equal to its rounding (near a minimum the
+            # decrease is below f's last digit while phi' is still exact enough to find it)
+            level = math.isfinite(f_eta) and within_rounding(f_eta, f0)
+            if (f_eta < f0 or level) and abs(slope_eta) <= EXACT_SLOPE * abs(slope):
+                result = {"eta": eta, "f": f_eta, "by_gradient": not f_eta < f0}
                 break
-            if math.isfinite(slope_eta) and slope_eta < 0 and f_eta <= f_lo:
+            if math.isfinite(slope_eta) and slope_eta < 0 and (f_eta <= f_lo or within_rounding(f_eta, f_lo)):
                 lo, f_lo, slope_lo = eta, f_eta, slope_eta  # the minimum lies further on
             else:
-                if self.by_gradient(line, at, i, eta, f_eta, work.option("c1")):
-                    result = {"eta": eta, "f": f_eta, "by_gradient": True}
-                    break
-                unresolved |= math.isfinite(f_eta) and within_rounding(f_eta, f0)
-                hi, f_hi, slope_hi = eta, f_eta, slope_eta
+                unresolved |= level
+                hi, slope_hi = eta, slope_eta
             if math.isnan(hi):
                 if eta >= MAX_STEP_GROWTH * first:
                     break  # f keeps decreasing along the whole line
@@ -376,6 +377,8 @@ class ExactLineSearch(_RowSearch):
             eta = trial if lo + 0.01 * width <= trial <= hi - 0.01 * width else lo + 0.5 * width
         if result is None and lo > 0 and f_lo < f0:
             result = {"eta": lo, "f": f_lo}  # the best point of the bracket: f decreased, phi' not yet ~0
+        if result is None and lo > 0 and self.by_gradient(line, at, i, lo, f_lo, work.option("c1")):
+            result = {"eta": lo, "f": f_lo, "by_gradient": True}
         if result is None:
             return _failure(f0, float(np.linalg.norm(at.g[i])), unresolved,
                             "the exact line search found no point along d where f decreases"
@@ -400,7 +403,7 @@ class TrustRegion(Rule):
 
     needs_hessian = True
     memoryless = False
-    options = ("radius",)
+    options = ("radius", "c1")  # c1: the precision-limit rule's decrease of ||g||
     fields = {"radius": Field(float, "trust radius Δ the accepted step was solved for"),
               "ratio": Field(float, "actual / predicted decrease of f"),
               "rejected": Field(int, "trial steps rejected at this x"),

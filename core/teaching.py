@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -31,7 +31,7 @@ from .analysis import LocalAnalysis, definiteness, local_analysis
 from .linalg import condition, numerically_singular
 from .methods import METHODS, Options, OptionsError, get_method
 from .problem import EvaluationError, Problem
-from .run import Trace, run, run_batch
+from .run import Trace, run_batch
 
 EPS = float(np.finfo(float).eps)
 

@@ -49,7 +49,8 @@ class Means:
 SUBCLASSES_TO_SYSTEM = ("().__class__.__base__.__subclasses__()[0].__init__.__globals__['__builtins__']"
                         "['__import__']('os').system('touch " + CANARY + "')")
 # Found by tests/test_fuzz_parser.py: sympy's evaluation of this never returned (52 levels).
-DEEP_MIX = '-x^-exp(-(exp(exp(x^-x^-exp(2*(exp((sqrt(-exp(2*(exp(sin(-sqrt(2^2*(-(2*(sqrt(2*(exp((x+exp((x+((x+(x+-sin(-2^x^(-((x+x^(2*(exp(sqrt(2*(---(((-(exp(x^2 + y))))))))))))))))))))))))))))))))))))))))'
+DEEP_MIX = ('-x^-exp(-(exp(exp(x^-x^-exp(2*(exp((sqrt(-exp(2*(exp(sin(-sqrt(2^2*(-(2*(sqrt(2*(exp((x+exp((x+((x+(x+-sin('
+            '-2^x^(-((x+x^(2*(exp(sqrt(2*(---(((-(exp(x^2 + y))))))))))))))))))))))))))))))))))))))))')
 EXTENDED_ROSENBROCK_20 = "+".join(f"100(x{k + 1}-x{k}^2)^2+(1-x{k})^2" for k in range(1, 20))
 
 CORPUS = [

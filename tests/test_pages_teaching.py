@@ -177,7 +177,7 @@ def test_theory_page_iterate_section_uses_the_users_g_and_h():
     at.selectbox(key="theory_method").set_value("gd-optimal")
     at.slider(key="theory_k").set_value(0)
     at.run()
-    latex = "\n".join(l.value for l in at.latex)
+    latex = "\n".join(element.value for element in at.latex)
     assert "g^\\top g = 15300" in latex and "g^\\top H g = 117000" in latex
     assert "0.130769" in latex
 
@@ -219,7 +219,7 @@ def test_one_d_page_x4_traces_are_identical():
     shown = metrics(at)
     assert shown["the two traces"] == "identical (to rounding)"
     assert shown["steps: GD optimal η / Newton"] == "17 / 17"
-    latex = "\n".join(l.value for l in at.latex)
+    latex = "\n".join(element.value for element in at.latex)
     assert "\\frac{1}{12} = 0.0833333" in latex
 
 

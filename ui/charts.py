@@ -196,7 +196,8 @@ def step_size_chart(trace: Trace, k: int) -> alt.Chart:
     k_scale = alt.Scale(domain=[0, max(trace.iterations, 1)], nice=False)
     color = method_color(trace.method)  # the point overlay needs it too, or it takes the theme's colour
     line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=color), color=color).encode(
-        x=alt.X("k:Q", title="k", scale=k_scale, axis=alt.Axis(tickMinStep=1, format="d")), y=alt.Y("eta:Q", scale=alt.Scale(type="log"), title="η_k"),
+        x=alt.X("k:Q", title="k", scale=k_scale, axis=alt.Axis(tickMinStep=1, format="d")),
+        y=alt.Y("eta:Q", scale=alt.Scale(type="log"), title="η_k"),
         tooltip=["k", alt.Tooltip("eta:Q", format=".4e", title="η_k")])
     rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
     return alt.layer(line, rule).properties(title="Step size η_k", height=180)

@@ -214,7 +214,8 @@ def prediction_latex(p: Prediction, constants: QuadraticConstants | None, trace:
         terms = ", ".join(rf"|1-{number_latex(eta, 4)}\cdot {number_latex(lam, 4)}|" for lam in constants.eigenvalues)
         return rf"\max\left({terms}\right) = {number_latex(p.value, 6)}"
     if p.quantity == "x_rate":
-        return rf"\rho = {number_latex(p.value, 6)}\quad(\eta = {number_latex(float(trace.options['lr']), 4)},\ \beta = {number_latex(float(trace.options['beta']), 4)})"
+        eta, beta = number_latex(float(trace.options["lr"]), 4), number_latex(float(trace.options["beta"]), 4)
+        return rf"\rho = {number_latex(p.value, 6)}\quad(\eta = {eta},\ \beta = {beta})"
     if p.quantity == "steps":
         if trace.iterations >= 1 and np.isfinite(trace.x[1]).all():
             return (rf"x_1 = {vector_latex(trace.x[0])} + {vector_latex(trace.dx[0])} = {vector_latex(trace.x[1])},"

@@ -199,7 +199,7 @@ def test_iteration_slider_moves_the_marker(open_page) -> None:
         assert cell(panel, 1, row) == "▶"
         assert cell(panel, 1, 0) == ""
     for method in DEFAULT.methods:
-        eventually(lambda: marker_at_3(method), page)
+        eventually(lambda method=method: marker_at_3(method), page)
 
     def diamond_moved() -> None:
         titles = [c["title"] for c in wait_for_charts(page, minimum=expected_chart_count(DEFAULT))]
