@@ -21,7 +21,8 @@ from core import Options
 
 from .suite import (GOAL_COLD_S, GOAL_COMPILE_N20_S, GOAL_LOOP_RATIO, GOAL_SPEEDUP, ROSENBROCK, Row,
                     cached_rerun, classic_start, cold_first_view, compiled_vs_symbolic, extended_rosenbrock,
-                    fresh_process, fresh_texts, growth, honest_behind_hostile, run_loop_overhead, worker_start_up)
+                    fresh_process, fresh_texts, growth, honest_behind_hostile, run_loop_overhead, worker_start_up,
+                    batch_throughput, per_start_step_costs, sweep_through_batch, GOAL_BATCH_S, GOAL_BATCH_SPEEDUP)
 
 
 def _time(seconds: float) -> str:
@@ -56,7 +57,7 @@ def report(quick: bool = False) -> list[Row]:
         title = "1 compiled vs sympy"
         c = compiled_vs_symbolic(**({"evaluations": 200, "symbolic_evaluations": 3} if quick else {}))
         return [
-            Row(title, "Rosenbrock g + H per evaluation, compiled (lambdify, math)", _time(c["compiled_s"])),
+            Row(title, "Rosenbrock g + H per evaluation, compiled (lambdify, numpy, a batch of one)", _time(c["compiled_s"])),
             Row(title, "same, sympy subs().evalf() on each entry", _time(c["symbolic_s"])),
             Row(title, "speed-up of the compiled functions", f"{c['speedup']:.0f}x", f">= {GOAL_SPEEDUP:.0f}x",
                 c["speedup"] >= GOAL_SPEEDUP),
@@ -154,6 +155,29 @@ def report(quick: bool = False) -> list[Row]:
                 f"<= {h['pool_size']} (pool size)", h["peak_processes"] <= h["pool_size"]),
         ]
     rows += _section("5 worker pool", pool)
+
+    def batch() -> list[Row]:
+        title = "6 batch engine"
+        b = batch_throughput(**({"grid": 20, "steps": 10, "loop_sample": 20} if quick else {}))
+        out = [
+            Row(title, f"newton on Himmelblau, {b['starts']:,} starts ({int(b['starts'] ** 0.5)}² grid), "
+                       f"{b['steps']} steps, one run_batch ({b['converged']:,} converged)", _time(b["batch_s"]),
+                f"<= {GOAL_BATCH_S:g} s", b["batch_s"] <= GOAL_BATCH_S),
+            Row(title, f"  run() per start, looped (measured on a sample, x {b['starts']:,})", _time(b["loop_estimate_s"])),
+            Row(title, "  batch speed-up", f"{b['speedup']:.0f}x", f">= {GOAL_BATCH_SPEEDUP:.0f}x",
+                b["speedup"] >= GOAL_BATCH_SPEEDUP),
+        ]
+        for c in per_start_step_costs(**({"size": 400, "steps": 3, "row_wise_size": 20} if quick else {})):
+            how = "start by start (its step-size rule)" if c["row_wise"] else "vectorised"
+            out.append(Row(title, f"  {c['method']}: per start per step, B = {c['starts']:,} ({how})",
+                           _time(c["per_start_step_s"])))
+        s = sweep_through_batch(**({"rates": 10, "steps": 50} if quick else {}))
+        out += [Row(title, f"learning-rate sweep, {s['rates']} rates x {s['steps']} steps of gd, one batch",
+                    _time(s["batch_s"])),
+                Row(title, "  the same, one run() per rate", _time(s["loop_s"])),
+                Row(title, "  batch speed-up", f"{s['speedup']:.1f}x")]
+        return out
+    rows += _section("6 batch engine", batch)
     return rows
 
 

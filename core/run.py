@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from .blocks import Batch, Counts, Work, select
-from .linalg import signs
+from .linalg import MAX_CONDITION, signs
 from .methods import get_method
 from .options import Options, OptionsError
 from .problem import EvaluationError, Problem
@@ -215,6 +215,42 @@ def _classify_end(problem: Problem, x: np.ndarray, g: np.ndarray) -> tuple[str |
     if kind == "degenerate":
         return kind, "; degenerate stationary point (H singular there)"
     return kind, f"; a {kind} of f"
+
+
+def _classify_ends(problem: Problem, X: np.ndarray, G: np.ndarray) -> list[tuple[str | None, str]]:
+    """_classify_end for many end points at once: H, its eigenvalues and the Newton step of every
+    row in one batched call each; the rows that need more (H not finite, a minimum or maximum with
+    a Newton step that is not small: the flat-region probes) go through _classify_end."""
+    out: list[tuple[str | None, str] | None] = [None] * len(X)
+    if not len(X):
+        return []
+    with np.errstate(all="ignore"):
+        hessians = problem.hessians(X)
+    finite = np.isfinite(hessians).all(axis=(1, 2))
+    rows = np.flatnonzero(finite)
+    if rows.size:
+        eigenvalues = np.linalg.eigvalsh(hessians[rows])
+        magnitudes = np.abs(eigenvalues)
+        top = magnitudes.max(axis=1, keepdims=True)
+        keep = (magnitudes > 0) & (magnitudes * MAX_CONDITION >= top)  # core.linalg.significant, row-wise
+        positive, negative = keep & (eigenvalues > 0), keep & (eigenvalues < 0)
+        saddle = positive.any(axis=1) & negative.any(axis=1)
+        all_positive = positive.all(axis=1)
+        extreme_rows = ~saddle & (all_positive | negative.all(axis=1))
+        for row in rows[saddle]:
+            out[row] = ("saddle", "; a saddle of f")
+        for row in rows[~saddle & ~extreme_rows]:
+            out[row] = ("degenerate", "; degenerate stationary point (H singular there)")
+        extreme = np.flatnonzero(extreme_rows)
+        if extreme.size:
+            steps = np.linalg.solve(hessians[rows[extreme]], G[rows[extreme]][..., None])[..., 0]
+            lengths = np.sqrt(np.einsum("ij,ij->i", steps, steps))
+            scale = np.maximum(1.0, np.sqrt(np.einsum("ij,ij->i", X[rows[extreme]], X[rows[extreme]])))
+            for i, length, limit in zip(extreme, lengths, FLAT_NEWTON_STEP * scale):
+                if length <= limit:
+                    kind = "minimum" if all_positive[i] else "maximum"
+                    out[rows[i]] = (kind, f"; a {kind} of f")
+    return [result if result is not None else _classify_end(problem, X[i], G[i]) for i, result in enumerate(out)]
 
 
 def _format_point(x: np.ndarray) -> str:
@@ -488,8 +524,13 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
         raise AssertionError("a start ended without a status")
     seconds = time.monotonic() - started
     base_options = asdict(options)
+    gathered = record.gather(last_k)
+    converged = [i for i in range(size) if statuses[i] == "converged"]
+    ends = dict(zip(converged, _classify_ends(problem, np.array([gathered[i]["x"][-1] for i in converged]).reshape(-1, n),
+                                               np.array([gathered[i]["g"][-1] for i in converged]).reshape(-1, n))))
     traces = []
-    for i, columns in enumerate(record.gather(last_k)):
+    variables = problem.variable_names
+    for i, columns in enumerate(gathered):
         direction, step_size = columns["d"], columns["eta"]
         direction[-1], step_size[-1] = np.nan, np.nan  # the last row takes no step
         info = {name: columns["info:" + name] for name in fields}
@@ -497,11 +538,11 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
             values[-1] = fields[name].fill
         status, message, stationary = statuses[i], messages[i], None
         if status == "converged":
-            stationary, remark = _classify_end(problem, columns["x"][-1], columns["g"][-1])
+            stationary, remark = ends[i]
             message += remark
         own = {name: float(values[i]) for name, values in overrides.items()}
         traces.append(Trace(
-            method=spec.id, variables=problem.variable_names, options={**base_options, **own},
+            method=spec.id, variables=variables, options={**base_options, **own},
             x=columns["x"], f=columns["f"], grad=columns["g"], direction=direction, step_size=step_size, info=info,
             status=status, message=message, stationary_point=stationary, seconds=seconds,
             counts=final_counts[i], per_start=own,

@@ -32,7 +32,8 @@ if st.session_state.get("lr_sweep_for") != signature:
     st.session_state.update(lr_sweep_for=signature, lr_sweep_lo=float(f"{low_default:.3g}"),
                             lr_sweep_hi=float(f"{high_default:.3g}"))
 controls = st.columns([1.3, 1, 1, 1.2, 1.4])
-method = controls[0].radio("Fixed-rate method", ["gd", "momentum"], key="lr_sweep_method", horizontal=True,
+FIXED_RATE = [m for m, spec in METHODS.items() if "lr" in spec.options_used]  # every method with a fixed η
+method = controls[0].radio("Fixed-rate method", FIXED_RATE, key="lr_sweep_method", horizontal=True,
                            format_func=lambda m: METHODS[m].short_label)
 low = controls[1].number_input("η from", key="lr_sweep_lo", min_value=SWEEP_RATE_BOUNDS[0], max_value=SWEEP_RATE_BOUNDS[1],
                                format="%g", step=0.01)

@@ -210,17 +210,18 @@ def test_iteration_slider_moves_the_marker(open_page) -> None:
 
 
 def test_open_a_share_link(open_page, server) -> None:
-    setup = Setup(function="(x - 2)^2 + 2(y + 1)^2 + x y", x0_text="3, -4", methods=("gd", "bfgs", "newton"),
-                  options=Options(lr=0.05, beta=0.8, tol=1e-9, max_iter=500))
+    setup = Setup(function="(x - 2)^2 + 2(y + 1)^2 + x y", x0_text="3, -4", methods=("gd", "momentum", "bfgs"),
+                  options=Options(lr=0.05, beta=0.8, tol=1e-9, max_iter=500, c2=0.5))
     page, watch = open_page(app_url(server.url, **setup_to_query(setup)))
 
     def sidebar_shows_the_link() -> None:
+        # the options of the chosen methods, each label naming the methods that read it
+        lr, beta, c2 = "Learning rate η (GD fixed η, Momentum)", "Momentum β (Momentum)", "Wolfe c₂ (BFGS)"
         values = input_values(page, {
-            "Function f": "textbox", "Start point x₀": "textbox", "Learning rate η (gd, momentum)": "spinbutton",
-            "Momentum β": "spinbutton", "Tolerance on ‖g‖": "spinbutton", "Max iterations": "spinbutton"})
-        assert values == {"Function f": setup.function, "Start point x₀": setup.x0_text,
-                          "Learning rate η (gd, momentum)": "0.05", "Momentum β": "0.8",
-                          "Tolerance on ‖g‖": "1.0e-9", "Max iterations": "500"}, values
+            "Function f": "textbox", "Start point x₀": "textbox", lr: "spinbutton", beta: "spinbutton",
+            "Tolerance on ‖g‖": "spinbutton", "Max iterations": "spinbutton", c2: "spinbutton"})
+        assert values == {"Function f": setup.function, "Start point x₀": setup.x0_text, lr: "0.05", beta: "0.8",
+                          "Tolerance on ‖g‖": "1.0e-9", "Max iterations": "500", c2: "0.5"}, values
         tags = page.locator("[data-testid='stMultiSelect'] [data-testid='stMultiSelectTagsContainer']").inner_text()
         assert [METHODS[m].short_label in tags for m in setup.methods] == [True] * 3, tags
         assert "GD optimal η" not in tags
