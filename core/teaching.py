@@ -632,6 +632,24 @@ def _momentum_radius(eigenvalues: np.ndarray, eta: float, beta: float) -> float:
     return radius
 
 
+def _nesterov_radius(eigenvalues: np.ndarray, eta: float, beta: float) -> float:
+    """Spectral radius of Nesterov's method on a quadratic: max over lambda of the roots of
+    z^2 - (1 + beta)(1 - eta lambda) z + beta (1 - eta lambda) = 0."""
+    radius = 0.0
+    for lam in eigenvalues:
+        shrink = 1.0 - eta * lam
+        roots = np.roots([1.0, -(1.0 + beta) * shrink, beta * shrink])
+        radius = max(radius, float(np.max(np.abs(roots))))
+    return radius
+
+
+def distinct_count(eigenvalues: np.ndarray, relative: float = 1e-9) -> int:
+    """How many eigenvalues differ (to ``relative`` of the largest magnitude)."""
+    values = np.sort(np.asarray(eigenvalues, dtype=float))
+    scale = max(float(np.abs(values).max()), np.finfo(float).tiny) if values.size else 1.0
+    return int(1 + np.count_nonzero(np.diff(values) > relative * scale)) if values.size else 0
+
+
 def _not(method: str, claim: str, latex: str, reason: str) -> Prediction:
     return Prediction(method, claim, latex, None, None, "", False, reason)
 
@@ -655,7 +673,7 @@ def predict(problem: Problem, trace: Trace) -> Prediction:
         return Prediction(method, claim, latex, "x_rate", rho, "asymptotic", True,
                           "f is quadratic with positive definite H (the rate is reached unless x₀ − x* has no "
                           "component along the slowest eigen-direction)")
-    if method == "gd-optimal":
+    if method in ("gd-optimal", "gd-exact"):  # on a quadratic the exact line minimum is g'g/g'Hg
         claim = "steepest descent with exact steps contracts f − f* by at most ((κ−1)/(κ+1))² per step"
         latex = r"\frac{f(x_{k+1})-f^*}{f(x_k)-f^*} \le \left(\frac{\kappa-1}{\kappa+1}\right)^2"
         if not pd_quadratic:
@@ -698,10 +716,35 @@ def predict(problem: Problem, trace: Trace) -> Prediction:
         return _not(method, "linear convergence on a strongly convex f", "",
                     "no single textbook number: η_k is chosen by backtracking at every step, so the "
                     "contraction depends on c₁, the shrink factor and κ")
-    if method == "bfgs":
+    if method in ("bfgs", "lbfgs"):
         return _not(method, "superlinear near a non-degenerate minimum", "",
                     "no single textbook number: BFGS is superlinear (ratios → 0, order between 1 and 2) "
-                    "once its Hessian estimate is good, which the theory does not time")
+                    "once its Hessian estimate is good, which the theory does not time"
+                    + ("; L-BFGS, keeping m pairs, is linear in general and fast in practice" if method == "lbfgs" else ""))
+    if method == "nesterov":
+        eta, beta = float(options["lr"]), float(options["beta"])
+        claim = "Nesterov's method contracts the error by the spectral radius of its 2×2 iteration per eigenvalue"
+        latex = (r"\rho = \max_i \rho\!\begin{pmatrix}(1+\beta)(1-\eta\lambda_i) & -\beta(1-\eta\lambda_i)\\ 1 & 0"
+                 r"\end{pmatrix}")
+        if not pd_quadratic:
+            return _not(method, claim, latex, "does not apply because " + why_not)
+        return Prediction(method, claim, latex, "x_rate", _nesterov_radius(constants.eigenvalues, eta, beta),
+                          "asymptotic", True, "f is quadratic with positive definite H (constant β)")
+    if method == "cg":
+        claim = ("conjugate gradient with exact line searches ends in at most as many steps as H has distinct "
+                 "eigenvalues (at most n)")
+        latex = r"x_m = x^*,\quad m \le \#\{\text{distinct }\lambda_i\} \le n"
+        if not pd_quadratic:
+            return _not(method, claim, latex, "does not apply because " + why_not)
+        return Prediction(method, claim, latex, "steps", float(distinct_count(constants.eigenvalues)), "bound", True,
+                          "f is quadratic with positive definite H (in exact arithmetic: rounding can add a step)")
+    if method == "trust-region":
+        return _not(method, "global convergence to a point where H ⪰ 0; quadratic near a non-degenerate minimum", "",
+                    "no single textbook number: the radius decides how many steps stay on the boundary before "
+                    "the Newton step fits, after which it converges as Newton does")
+    if method == "adam":
+        return _not(method, "", "", "no textbook rate: Adam rescales every coordinate by its running mean of g², "
+                                    "and with a constant η it need not even converge (Reddi, Kale & Kumar 2018)")
     return _not(method, "", "", "no textbook prediction is implemented for this method")
 
 

@@ -401,3 +401,29 @@ def test_core_teaching_does_not_import_streamlit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=__file__.rsplit("/tests/", 1)[0])
     assert out.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("method, options, quantity, value", [
+    # Nesterov on 4x^2 + y^2, eta 0.05, beta 0.5: lambda = 8 gives 1 - eta lambda = 0.6, roots of
+    # z^2 - 0.9 z + 0.3 (complex, |z| = sqrt 0.3 = 0.548); lambda = 2 gives 0.9: z^2 - 1.35 z + 0.45,
+    # roots 0.75 and 0.6: rho = 0.75
+    ("nesterov", Options(lr=0.05, beta=0.5), "x_rate", 0.75),
+    ("cg", Options(), "steps", 2.0),  # two distinct eigenvalues, 8 and 2
+    ("gd-exact", Options(), "f_rate", 0.36),  # ((4 - 1)/(4 + 1))^2, as gd-optimal
+])
+def test_predictions_of_the_new_methods_hold_on_the_bowl(method, options, quantity, value):
+    from core.teaching import observed_rates, predict, verdict
+    p = build_problem("4x^2 + y^2", timeout=None)
+    trace = run(p, [15, 15], method, options)
+    prediction = predict(p, trace)
+    assert prediction.applies and prediction.quantity == quantity
+    assert prediction.value == pytest.approx(value, rel=1e-12)
+    assert verdict(prediction, observed_rates(p, trace), trace).startswith(("matches", "consistent"))
+
+
+@pytest.mark.parametrize("method", ["trust-region", "adam", "lbfgs"])
+def test_methods_without_a_textbook_number_say_why(method):
+    from core.teaching import predict
+    p = build_problem("4x^2 + y^2", timeout=None)
+    prediction = predict(p, run(p, [15, 15], method))
+    assert not prediction.applies and "no " in prediction.reason and len(prediction.reason) > 40

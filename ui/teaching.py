@@ -216,6 +216,9 @@ def prediction_latex(p: Prediction, constants: QuadraticConstants | None, trace:
     if p.quantity == "x_rate":
         eta, beta = number_latex(float(trace.options["lr"]), 4), number_latex(float(trace.options["beta"]), 4)
         return rf"\rho = {number_latex(p.value, 6)}\quad(\eta = {eta},\ \beta = {beta})"
+    if p.quantity == "steps" and p.value != 1.0 and constants is not None:  # CG: one step per distinct eigenvalue
+        shown = ", ".join(number_latex(float(lam), 4) for lam in constants.eigenvalues)
+        return rf"\lambda = {shown}:\quad {int(p.value)}\ \text{{distinct}}"
     if p.quantity == "steps":
         if trace.iterations >= 1 and np.isfinite(trace.x[1]).all():
             return (rf"x_1 = {vector_latex(trace.x[0])} + {vector_latex(trace.dx[0])} = {vector_latex(trace.x[1])},"
