@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Mapping
+
 import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core import METHODS, STATUSES, Trace
+from core.blocks import Field
 
 from .charts import CONVERGENCE_QUANTITIES, SELECTION, convergence_chart, legend_selection, picture_chart, step_size_chart
 from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, table_window, thinning_note
@@ -45,11 +48,23 @@ def vector_text(v: np.ndarray) -> str:
     return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
 
 
-def table_config(frame: pd.DataFrame) -> dict:
-    """Labels and formats for an iteration table; the values themselves stay untouched."""
+def table_config(frame: pd.DataFrame, fields: Mapping[str, Field] | None = None) -> dict:
+    """Labels and formats for an iteration table; the values themselves stay untouched. ``fields``
+    are the method's typed step fields (core.blocks.Field): their description is the column's help."""
     config: dict = {"k": st.column_config.NumberColumn("k", format="%d", width=44, pinned=True),
                     "▶": st.column_config.TextColumn("", width=28, help="the selected iteration k", pinned=True)}
+    for name, spec in (fields or {}).items():
+        if name not in frame.columns:
+            continue
+        if spec.kind is bool:
+            config[name] = st.column_config.CheckboxColumn(name, help=spec.description, width=70)
+        elif spec.kind is int:
+            config[name] = st.column_config.NumberColumn(name, help=spec.description, format="%d", width=70)
+        else:
+            config[name] = st.column_config.NumberColumn(name, help=spec.description, format="%.4g", width=86)
     for column in frame.columns:
+        if column in config:
+            continue
         if column in COLUMN_LABELS and column != "decision":
             fmt = "%.1f" if column == "angle_deg" else "scientific"
             config[column] = st.column_config.NumberColumn(COLUMN_LABELS[column], format=fmt, width=86)
@@ -131,7 +146,7 @@ def method_panel(trace: Trace, k: int) -> None:
     window = table_window(trace.iterations + 1, row)
     shown = iteration_table(trace, window)
     shown.insert(1, "▶", np.where(shown["k"] == row, "▶", ""))
-    st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown),
+    st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown, method.fields),
                  key=f"table_{trace.method}")
     if window.stop - window.start < trace.iterations + 1:
         st.caption(f"Rows k = {window.start}..{window.stop - 1} of 0..{trace.iterations}: the table follows the "
