@@ -1,10 +1,12 @@
-"""Descent Lab's engine: safe parsing, derivatives, step rules, one run loop, one trace.
+"""Descent Lab's engine: safe parsing, derivatives, methods made of a direction rule and a
+step-size rule, one run loop over a batch of starts, one trace per start.
 
 Pure Python + numpy + sympy (no streamlit), usable from a notebook or ``python -m core``::
 
-    from core import build_problem, run, Options
+    from core import build_problem, run, run_batch, Options
     problem = build_problem("4x^2 + y^2")
     trace = run(problem, [15, 15], "gd-optimal", Options(tol=1e-10))
+    traces = run_batch(problem, [[15, 15], [-3, 2]], "cg")
 """
 
 from .methods import METHODS, Method, get_method, register

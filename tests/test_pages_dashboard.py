@@ -213,3 +213,14 @@ def test_derivatives_page_with_bad_function() -> None:
     at.text_input(key="f").input("sin^2(x)").run()
     assert not at.exception
     assert any("sin(x)^2" in e.value.replace("\\", "") for e in at.error)
+
+
+def test_an_option_keeps_its_value_while_its_widget_is_hidden() -> None:
+    at = app()
+    at.number_input(key="lr").set_value(0.2).run()
+    at.multiselect(key="methods").set_value(["newton"]).run()  # newton reads no lr: no lr widget
+    assert not at.exception
+    assert "lr" not in {w.key for w in at.sidebar.number_input}
+    assert at.query_params["lr"] in ("0.2", ["0.2"])  # not the default: the link keeps it
+    at.multiselect(key="methods").set_value(["newton", "gd"]).run()
+    assert at.number_input(key="lr").value == 0.2
