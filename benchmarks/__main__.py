@@ -83,7 +83,7 @@ def report(quick: bool = False) -> list[Row]:
                 Row(title, f"{method} on {where}: {r['iterations']} steps ({r['status']}); {calls}",
                     f"{_time(r['run_s'] / steps)}/step"),
                 Row(title, "  run() / the bare f, g, H calls it makes", f"{r['ratio']:.2f}x",
-                    f"<= {GOAL_LOOP_RATIO:.0f}x" if goal else "(context)", r["ratio"] <= GOAL_LOOP_RATIO if goal else None),
+                    f"<= {GOAL_LOOP_RATIO:g}x" if goal else "(context)", r["ratio"] <= GOAL_LOOP_RATIO if goal else None),
             ]
         return out
     rows += _section("2 run loop", loop)
