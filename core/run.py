@@ -368,20 +368,24 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
     known_f = known_g = None  # f, g at x from the step-size rule (nan rows: not evaluated)
     per_start = dict(overrides)
     nan_row = np.full(n, np.nan)
+    blow_limit = np.zeros(size)  # |f - f0| beyond this is a blow-up (set at k = 0)
+    any_unchanged = False  # some start's last step left x where it was
+    count = -1
 
     for k in range(options.max_iter + 1):
-        count = active.size
-        work = Work(problem, options, counts, None, per_start)
-        every = np.arange(count)
+        if active.size != count:  # the running starts changed: their work and numbering too
+            count = active.size
+            work = Work(problem, options, counts, None, per_start)
+            every = np.arange(count)
         if known_f is None:
-            f = work.values(every, x)
+            f = work.values(slice(None), x)
         else:
             f = known_f
             missing = np.isnan(f)
             if missing.any():
                 f[missing] = work.values(np.flatnonzero(missing), x[missing])
         if known_g is None:
-            g = work.gradients(every, x)
+            g = work.gradients(slice(None), x)
         else:
             g = known_g
             missing = np.isnan(g).any(axis=1)
@@ -392,13 +396,17 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
         finite = np.isfinite(f) & np.isfinite(g).all(axis=1)  # not gg: g'g of a finite g may overflow
         if k == 0:
             f0 = f.copy()
+            blow_limit = BLOW_UP_FACTOR * np.maximum(1.0, np.abs(f0))
             blown = np.zeros(count, dtype=bool)
         else:
-            blown = finite & ((np.abs(f - f0) > BLOW_UP_FACTOR * np.maximum(1.0, np.abs(f0)))
-                              | ~(np.einsum("ij,ij->i", x, x) <= MAX_NORM_X ** 2))
+            blown = finite & ((np.abs(f - f0) > blow_limit) | ~(np.einsum("ij,ij->i", x, x) <= MAX_NORM_X ** 2))
         done = finite & (gg <= tol_squared)
         stalled = unchanged >= stall_after
-        if (~finite | blown | done | stalled).any():
+        trouble = ~finite  # one .any() for the four tests (each call costs about 2 us)
+        trouble |= blown
+        trouble |= done
+        trouble |= stalled
+        if trouble.any():
             for i in np.flatnonzero(~finite):
                 # overflow after some steps is a blow-up; at the start point nothing has blown
                 # up yet: f is simply not finite there, like log of a negative
@@ -477,7 +485,10 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
         for name, spec_field in fields.items():
             if name not in info_rec:
                 info_rec[name] = spec_field.empty(count)
-        record.add(active, x=x, f=f, g=g, d=d_rec, eta=eta_rec, **{"info:" + name: v for name, v in info_rec.items()})
+        if info_rec:
+            record.add(active, x=x, f=f, g=g, d=d_rec, eta=eta_rec, **{"info:" + name: v for name, v in info_rec.items()})
+        else:
+            record.add(active, x=x, f=f, g=g, d=d_rec, eta=eta_rec)
 
         for i, (status, message) in ending.items():
             row = active[i]
@@ -490,7 +501,8 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
         x_taken = x if everyone else x[taken]
         same = np.all(x_next == x_taken, axis=1)
         overflowed = ~np.isfinite(x_next).all(axis=1)
-        if overflowed.any():  # one more row for them, with no f or g, and they end there
+        unusual = bool((same | overflowed).any())  # one .any() for both in the common case
+        if unusual and overflowed.any():  # one more row for them, with no f or g, and they end there
             lost = taken[overflowed]
             record.add(active[lost], x=x_next[overflowed], f=np.full(lost.size, np.nan),
                        g=np.full((lost.size, n), np.nan), d=np.full((lost.size, n), np.nan),
@@ -509,12 +521,14 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
             counts = counts.subset(taken)
             per_start = {name: values[taken] for name, values in per_start.items()}
         if taken.size != count:
-            unchanged, f0, active = unchanged[taken], f0[taken], active[taken]
-        if same.any():
+            unchanged, f0, blow_limit, active = unchanged[taken], f0[taken], blow_limit[taken], active[taken]
+        if unusual and same.any():
             unchanged = np.where(same, unchanged + 1, 0)
             previous_dx = np.abs(eta_rec[taken]) * np.linalg.norm(d_rec[taken], axis=1)  # for a stall's message
-        elif unchanged.any():
+            any_unchanged = True
+        elif any_unchanged:
             unchanged = np.zeros(taken.size, dtype=np.int64)
+            any_unchanged = False
         x = x_next
         known_f, known_g = f_next, g_next
         if not active.size:
@@ -557,18 +571,19 @@ def _step(spec: Any, at: Batch, work: Work, direction_state: dict, step_state: d
     moved, their directions, step sizes, fields, the f and g the step-size rule evaluated at
     x + eta d (or None), and the two states for those rows."""
     proposal = spec.direction.propose(at, direction_state, work)
-    keep = np.ones(at.size, dtype=bool)
-    for i, (status, text) in proposal.stops.items():
-        ending[int(rows[i])] = (status, f"{text} (at x_{k} = {_format_point(at.x[i])})")
-        keep[i] = False
     info = proposal.info
     direction, direction_state = proposal.direction, proposal.state
-    if not keep.all():
+    moved = np.arange(at.size)
+    if proposal.stops:
+        keep = np.ones(at.size, dtype=bool)
+        for i, (status, text) in proposal.stops.items():
+            ending[int(rows[i])] = (status, f"{text} (at x_{k} = {_format_point(at.x[i])})")
+            keep[i] = False
         info = {name: values[keep] for name, values in info.items()}
         direction, direction_state = direction[keep], select(direction_state, keep)
         step_state = select(step_state, keep)
         at, work, rows = at.subset(keep), work.subset(np.flatnonzero(keep)), rows[keep]
-    moved = np.flatnonzero(keep)
+        moved = np.flatnonzero(keep)
     size = spec.step.size(at, direction, step_state, work)
     info = {**info, **size.info}
     direction, eta, f_next, g_next = size.direction, size.eta, size.f_next, size.g_next
