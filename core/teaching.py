@@ -866,3 +866,41 @@ __all__ = [
     "Prediction", "predict", "observed_value", "verdict",
     "StepComparison", "compare_steps", "TraceComparison", "compare_traces",
 ]
+
+
+# --------------------------------------------------------------------------------------------
+# Cost: what each run paid (the other half of seed 001's question)
+# --------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What a run paid, from its counts: totals and per step (evaluations of f, g and H, linear
+    solves or eigendecompositions of an n x n matrix) and its wall time."""
+
+    method: str
+    steps: int
+    nfev: int
+    ngev: int
+    nhev: int
+    nsolve: int
+    seconds: float
+
+    def per_step(self, name: str) -> float:
+        return getattr(self, name) / self.steps if self.steps else math.nan
+
+    @property
+    def per_step_text(self) -> str:
+        """'1 f, 1 g, 1 H, 1 solve' (averages, rounded to 0.1)."""
+        parts = []
+        for name, label in (("nfev", "f"), ("ngev", "g"), ("nhev", "H"), ("nsolve", "solve")):
+            value = self.per_step(name)
+            if math.isfinite(value) and value > 0:
+                parts.append(f"{value:.3g} {label}")
+        return ", ".join(parts) if parts else "no step"
+
+
+def cost_of(trace: Trace) -> Cost:
+    c = trace.counts
+    return Cost(trace.method, trace.iterations, c.get("nfev", 0), c.get("ngev", 0), c.get("nhev", 0),
+                c.get("nsolve", 0), float(trace.seconds))

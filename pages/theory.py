@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import METHODS, EvaluationError, best_value
 from core.analysis import local_analysis
-from core.teaching import observed_rates, observed_value, predict, quadratic_constants, verdict
+from core.teaching import cost_of, observed_rates, observed_value, predict, quadratic_constants, verdict
 from ui.compute import run_methods
 from ui.latex import show_formula
 from ui.panels import iterate_picker, status_text
@@ -96,6 +96,27 @@ for method, rates in observed.items():
         text += f"; order not measured: {md_escape(rates.order_note)}"
     notes.append(text)
 st.caption("  \n".join(notes))
+
+st.subheader("What each method paid", anchor=False)
+st.caption("Seed 001 asks what the Newton correction costs: *“the cost of inverting a d×d matrix”*. Here it is "
+           f"counted on your f (n = {problem.n}): evaluations of f, g and H, and linear solves (Newton's H d = −g, "
+           "or an eigendecomposition of H), in total and per step, with each run's time.")
+costs = [cost_of(trace) for trace in traces.values()]
+st.dataframe(pd.DataFrame([{"method": c.method, "steps": c.steps, "f": c.nfev, "g": c.ngev, "H": c.nhev,
+                            "solves": c.nsolve, "per step": c.per_step_text, "seconds": c.seconds} for c in costs]),
+             hide_index=True, key="theory_cost", column_config={
+                 "steps": st.column_config.NumberColumn("steps", format="%d", width="small"),
+                 "f": st.column_config.NumberColumn("f evaluations", format="%d", width="small"),
+                 "g": st.column_config.NumberColumn("g evaluations", format="%d", width="small"),
+                 "H": st.column_config.NumberColumn("H evaluations", format="%d", width="small",
+                                                    help=f"each one is n(n+1)/2 = {problem.n * (problem.n + 1) // 2} "
+                                                         "second derivatives"),
+                 "solves": st.column_config.NumberColumn("solves", format="%d", width="small",
+                                                         help="n x n linear solves or eigendecompositions: O(n³) each"),
+                 "per step": st.column_config.TextColumn("per step", width="medium"),
+                 "seconds": st.column_config.NumberColumn("seconds", format="%.3g", width="small",
+                                                          help="wall time of the run on this server"),
+             })
 
 st.subheader("Textbook, beside the measurement", anchor=False)
 for method, trace in traces.items():

@@ -427,3 +427,13 @@ def test_methods_without_a_textbook_number_say_why(method):
     p = build_problem("4x^2 + y^2", timeout=None)
     prediction = predict(p, run(p, [15, 15], method))
     assert not prediction.applies and "no " in prediction.reason and len(prediction.reason) > 40
+
+
+def test_cost_counts_what_each_method_paid():
+    from core.teaching import cost_of
+    p = build_problem("4x^2 + y^2", timeout=None)
+    newton = cost_of(run(p, [15, 15], "newton"))
+    assert (newton.steps, newton.nfev, newton.ngev, newton.nhev, newton.nsolve) == (1, 2, 2, 1, 1)
+    assert newton.per_step_text == "2 f, 2 g, 1 H, 1 solve"
+    gd = cost_of(run(p, [15, 15], "gd", Options(lr=0.1, max_iter=10)))
+    assert gd.per_step_text == "1.1 f, 1.1 g"  # 11 evaluations (x_0..x_10) over 10 steps

@@ -106,15 +106,24 @@ def medians(visits: list[tuple[float, float]]) -> tuple[float, float]:
     return statistics.median(v[0] for v in visits), statistics.median(v[1] for v in visits)
 
 
+def least_cpu(visits: list[tuple[float, float]]) -> float:
+    """The least CPU any of the visits cost: the least disturbed one. A machine busy with other
+    work (a CI run beside a test suite) makes the same work cost more CPU-s (caches, clocks) for
+    a while; the least of several is what the work itself costs."""
+    return min(v[1] for v in visits)
+
+
 def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
     """10 heavy Compare links at the same moment: the server (and its workers) stay under 1 GiB.
     3 heavy pages open (drawn, their visitors still connected) cost nothing more: an ordinary
-    visitor then costs the server the CPU it costs on an idle server (asserted within 1.5x; CPU,
-    not wall time, which a busy machine stretches). Wall times are reported, and so is an
+    visitor then costs the server the CPU it costs on an idle server (asserted within 1.5x on the
+    least of 5 visits each, idle visits before and after; CPU, not wall time, which a busy machine
+    stretches). Wall times are reported, and so is an
     ordinary visitor arriving while 3 heavy pages are still computing (one GIL: see README)."""
     server = budget_server
     sines = next(q for name, _, q in heavy_links() if name == "sines-20-compare")
-    idle_s, idle_cpu = medians([ordinary_visit(server, i) for i in range(3)])
+    idle_visits = [ordinary_visit(server, i) for i in range(5)]
+    idle_s, idle_cpu = medians(idle_visits)
     report: dict = {"ordinary_idle_s": round(idle_s, 2), "ordinary_idle_server_cpu_s": round(idle_cpu, 3)}
     with MemorySampler(server) as memory:
         drawn = threading.Semaphore(0)
@@ -148,15 +157,18 @@ def test_ten_heavy_links_at_once_and_an_ordinary_visitor(budget_server) -> None:
             futures = [pool.submit(heavy, 40 + j, keep_open) for j in range(3)]
             for _ in futures:  # their page runs have finished; their sessions stay open
                 assert drawn.acquire(timeout=120)
-            open_s, open_cpu = medians([ordinary_visit(server, 200 + i) for i in range(3)])
+            open_visits = [ordinary_visit(server, 200 + i) for i in range(5)]
+            open_s, open_cpu = medians(open_visits)
             report.update(ordinary_with_3_heavy_open_s=round(open_s, 2),
                           ordinary_with_3_heavy_open_server_cpu_s=round(open_cpu, 3))
             keep_open.set()
             [f.result() for f in futures]
+        idle_visits += [ordinary_visit(server, 300 + i) for i in range(5)]  # idle again: the same load now
+        report.update(least_cpu_idle=round(least_cpu(idle_visits), 3), least_cpu_open=round(least_cpu(open_visits), 3))
         report["peak_rss_mib"] = mib(memory.peak)
     print(json.dumps(report))
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     (ARTIFACTS / "budget_concurrency_report.json").write_text(json.dumps(report, indent=2))
     assert memory.peak < 2 ** 30, report
-    assert open_cpu <= 1.5 * idle_cpu + 0.05, report
+    assert least_cpu(open_visits) <= 1.5 * least_cpu(idle_visits) + 0.05, report
 
