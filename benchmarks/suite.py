@@ -277,7 +277,7 @@ def cached_rerun(text: str, x0: Sequence[float], options: Options,
     targets = {
         "worker requests (core.problem.call_isolated)": (core.problem, "call_isolated"),
         "compile (core.problem.compile_derivation)": (core.problem, "compile_derivation"),
-        "lambdify (sympy.lambdify)": (sp, "lambdify"),
+        "numeric code executed (core.problem._from_code)": (core.problem, "_from_code"),
         "sympy.diff": (sp, "diff"),
         "sympify (sympy.sympify)": (sp, "sympify"),
         "build_problem (ui.compute)": (ui.compute, "build_problem"),

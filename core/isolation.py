@@ -57,6 +57,8 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from . import fairshare
+
 MAX_WORKERS = max(2, os.cpu_count() or 2)  # fast lane: calls in their first slice
 SLOW_WORKERS = 1  # slow lane: calls that outlived their slice, one at a time
 POOL_SIZE = MAX_WORKERS + SLOW_WORKERS  # worker processes alive at most: idle, busy or starting
@@ -398,6 +400,9 @@ def _receive(worker: _Worker, deadline: float) -> tuple | None:
         raise
     if answer is None:
         return None
+    used = worker.cpu_seconds()
+    if used is not None:  # what the call cost counts as the caller's own work (core.fairshare)
+        fairshare.charge(used - worker.cpu_at_send)
     kind = answer[0]
     if kind == "interrupted":
         worker.calls += STOPPED_CALL_WEIGHT

@@ -24,10 +24,10 @@ from .symbolic import Derivation, derive
 
 # Budgets for the symbolic work of one text, in CPU seconds of the worker (core.isolation): what
 # the text costs, the same on an idle and on a busy server, waiting for a worker not included.
-# The heaviest functions the app is meant for need ~1.6 CPU-s here (the product of 20 sines, a
-# fresh worker), ordinary ones 15-500 ms.
+# The heaviest functions the app is meant for need ~1.8 CPU-s here with their numeric code (the
+# product of 20 sines, a fresh worker), ordinary ones 15-500 ms.
 TYPED_BUDGET_S = 5.0  # text typed by the visitor: they wait for it themselves
-LINK_BUDGET_S = 3.0  # text that arrives in a link: anyone can make a class open it; 2x the heaviest
+LINK_BUDGET_S = 3.0  # text that arrives in a link: anyone can make a class open it; 1.7x the heaviest
 DEFAULT_TIMEOUT_S = TYPED_BUDGET_S
 
 
@@ -54,9 +54,15 @@ class EvaluationError(ArithmeticError):
         super().__init__(f"{quantity} {what}" + (f" ({detail})" if detail else ""))
 
 
-def _numeric(expr: sp.Expr) -> sp.Expr:
-    # d|x|/dx = sign(x) and d(sign)/dx = 2 DiracDelta(x): zero everywhere it can be evaluated.
-    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero) if expr.has(sp.DiracDelta) else expr
+_NUMPY_NAMES = sp.lambdify([], 0, modules="numpy").__globals__  # the namespace lambdify gives its numpy code
+
+
+def _from_code(code: str) -> Callable:
+    """The function that ``code`` (a lambdify source, core.symbolic.numeric_code) defines, in the
+    namespace lambdify itself would give it."""
+    namespace = dict(_NUMPY_NAMES)
+    exec(compile(code, "<lambdified>", "exec"), namespace)  # our own generated code, never user text
+    return namespace["_lambdifygenerated"]
 
 
 _DOMAIN_ERRORS = (ValueError, ZeroDivisionError, TypeError)
@@ -201,16 +207,10 @@ class Problem:
 
 def compile_derivation(derivation: Derivation) -> Problem:
     """Compile f, g, H once (common subexpressions shared) into numpy functions of a batch:
-    g and H as flat lists of entries (H row by row), each entry an array over the batch."""
-    symbols = derivation.variables
-    gradient = [_numeric(e) for e in derivation.gradient]
-    hessian = [_numeric(e) for row in derivation.hessian for e in row]
-    return Problem(
-        derivation=derivation,
-        _f=sp.lambdify(symbols, derivation.expr, modules="numpy", cse=True),
-        _g=sp.lambdify(symbols, gradient, modules="numpy", cse=True),
-        _h=sp.lambdify(symbols, hessian, modules="numpy", cse=True),
-    )
+    g and H as flat lists of entries (H row by row), each entry an array over the batch. The
+    source was written with the derivation (in the worker); here it is only executed."""
+    return Problem(derivation=derivation, _f=_from_code(derivation.code[0]), _g=_from_code(derivation.code[1]),
+                   _h=_from_code(derivation.code[2]))
 
 
 def build_problem(text: str, variables: Sequence[str] | None = None,

@@ -1,11 +1,15 @@
 """The symbolic half of a problem: parse, differentiate, typeset (no numpy here).
 
-This is the part that runs in the isolated worker (core.isolation), so it imports only sympy
-and the parser; everything it returns pickles.
+This is the part that runs in the isolated worker (core.isolation); everything it returns
+pickles. It also writes the numeric code of f, g and H (sympy's ``lambdify`` source, common
+subexpressions shared): printing that code is most of compiling, and a worker can do it where the
+server cannot (lambdified functions do not pickle; their source does). The server only executes
+the source (core.problem.compile_derivation).
 """
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass
 from typing import Sequence
 
@@ -29,6 +33,7 @@ class Derivation:
     latex_gradient_entries: tuple[str, ...]  # one string per component: a page can show one
     latex_hessian_entries: tuple[tuple[str, ...], ...]  # of a matrix too large to typeset whole
     is_quadratic: bool
+    code: tuple[str, str, str]  # numeric source of f, g (entries), H (entries, row by row)
 
     @property
     def latex_gradient(self) -> str:
@@ -42,6 +47,18 @@ class Derivation:
 def matrix_latex(rows: Sequence[Sequence[str]]) -> str:
     """Entries' LaTeX as a matrix, in sympy's own format (what sp.latex(sp.Matrix(...)) prints)."""
     return r"\left[\begin{matrix}" + r"\\".join(" & ".join(row) for row in rows) + r"\end{matrix}\right]"
+
+
+def numeric(expr: sp.Expr) -> sp.Expr:
+    """The expression as evaluated numerically."""
+    # d|x|/dx = sign(x) and d(sign)/dx = 2 DiracDelta(x): zero everywhere it can be evaluated.
+    return expr.replace(sp.DiracDelta, lambda *args: sp.S.Zero) if expr.has(sp.DiracDelta) else expr
+
+
+def numeric_code(symbols: Sequence[sp.Symbol], expr: sp.Expr | list[sp.Expr]) -> str:
+    """lambdify's numpy source for ``expr`` (one expression or a list of entries): a function
+    ``_lambdifygenerated(*symbols)`` whose names come from ``from numpy import *``."""
+    return inspect.getsource(sp.lambdify(symbols, expr, modules="numpy", cse=True))
 
 
 def _count_nodes(exprs: Sequence[sp.Expr], limit: int) -> int:
@@ -81,6 +98,8 @@ def derive(text: str, variables: Sequence[str] | None = None) -> Derivation:
         latex_gradient_entries=tuple(sp.latex(entry) for entry in gradient),
         latex_hessian_entries=tuple(tuple(row) for row in hessian_latex),
         is_quadratic=is_quadratic,
+        code=(numeric_code(symbols, expr), numeric_code(symbols, [numeric(e) for e in gradient]),
+              numeric_code(symbols, [numeric(e) for row in rows for e in row])),
     )
 
 

@@ -24,7 +24,7 @@ from typing import Callable, Generic, Hashable, TypeVar
 
 import streamlit as st
 
-from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, run
+from core import Options, OptionsError, ParseError, Problem, Trace, build_problem, fairshare, run
 from core.isolation import warm_up
 from core.parsing import normalise
 from core.problem import ServerBusy
@@ -113,6 +113,18 @@ def _build(text: str) -> tuple[tuple[Problem | None, str | None], int]:
     return (problem, None), len(pickle.dumps(problem.derivation, protocol=pickle.HIGHEST_PROTOCOL))
 
 
+def between_steps() -> Callable[[], bool]:
+    """What a long loop calls between steps: first let lighter page runs of other visitors go
+    ahead (core.fairshare: the page that has cost least goes first), then tell whether this run's
+    visitor has left."""
+    gone = visitor_gone()
+
+    def check() -> bool:
+        fairshare.yield_to_lighter()
+        return gone()
+    return check
+
+
 def visitor_gone() -> Callable[[], bool]:
     """A cheap check for long loops: has this script run's visitor left (tab closed, network
     gone)? Streamlit keeps running a script whose websocket closed; only the loop itself can
@@ -139,7 +151,7 @@ def run_method(text: str, x0: tuple[float, ...], method: str, options: tuple,
         raise ParseError(error)
     try:
         return run(problem, x0, method, Options(*options), deadline=time.thread_time() + _budget_s,
-                   wall_deadline=time.monotonic() + WALL_FACTOR * _budget_s, should_stop=visitor_gone())
+                   wall_deadline=time.monotonic() + WALL_FACTOR * _budget_s, should_stop=between_steps())
     except RunCancelled:
         st.stop()  # nobody is watching: end the script run; nothing is cached
         raise  # pragma: no cover - st.stop raises
@@ -155,6 +167,7 @@ def run_methods(text: str, x0: tuple[float, ...], methods: tuple[str, ...], opti
     cpu_end = time.thread_time() + budget_s
     traces = {}
     for i, method in enumerate(methods):
+        fairshare.yield_to_lighter()  # also between cached traces: drawing them is work too
         left = len(methods) - i
         share = max((cpu_end - time.thread_time()) / left, budget_s / (4 * len(methods)))
         traces[method] = run_method(text, x0, method, key, share)
@@ -170,7 +183,7 @@ def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method:
         raise ParseError(error)
     try:
         return sweep_learning_rates(problem, x0, etas, Options(*options), method, keep_traces=False,
-                                    cpu_budget_s=SWEEP_BUDGET_S, wall_factor=WALL_FACTOR, should_stop=visitor_gone())
+                                    cpu_budget_s=SWEEP_BUDGET_S, wall_factor=WALL_FACTOR, should_stop=between_steps())
     except RunCancelled:
         st.stop()
         raise  # pragma: no cover - st.stop raises
@@ -185,5 +198,5 @@ def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     return None
 
 
-__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "visitor_gone",
+__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "visitor_gone", "between_steps",
            "ByteBoundedCache", "OptionsError"]

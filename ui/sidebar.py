@@ -15,7 +15,7 @@ from typing import Iterator
 
 import streamlit as st
 
-from core import METHODS, SPEC, Options, OptionsError, Problem
+from core import METHODS, SPEC, Options, OptionsError, Problem, fairshare
 from core.options import SPEC_BY_NAME
 from core.parsing import MAX_LENGTH
 
@@ -183,6 +183,7 @@ _entry = threading.local()
 @contextmanager
 def setup_for_pages() -> Iterator[ActiveSetup]:
     """app.py: draw the sidebar once, then run the page inside this block."""
+    fairshare.join()  # this page run's thread competes with other visitors' as the least served first
     st.session_state[_ACTIVE] = active = render_setup()
     _entry.running = True
     try:

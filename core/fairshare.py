@@ -1,0 +1,104 @@
+"""Least attained service first, among the threads of one interpreter.
+
+One server process runs every visitor's page in a thread of its own, and Python runs one thread at
+a time: left alone, the interpreter shares itself evenly, so an ordinary page that needs 0.4 s
+waits several times that behind three heavy pages that each need their whole budget. A classroom
+wants the opposite: the page that has cost the least so far goes first.
+
+Each page run ``join``s at its start; what it has cost is its thread's CPU clock plus what worker
+processes spent for it (``charge``, called by core.isolation). Long loops call ``yield_to_lighter()`` between steps: while
+another joined thread has used at least ``SLACK_S`` less CPU time than the caller and is using the
+time the caller leaves it (its CPU clock advanced while the caller slept), the caller sleeps in
+slices of ``SLICE_S``. A lighter thread that is itself waiting (for a worker process, the network)
+does not advance, and the caller goes on at once. So a heavy run is delayed only while a lighter
+one is actually computing, and by at most as long as that one's own bounded budget.
+
+Pure Python (``time.pthread_getcpuclockid`` reads another thread's CPU clock): no Streamlit here.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+SLACK_S = 0.05  # a thread this much CPU time behind the caller goes first
+SLICE_S = 0.002  # the caller sleeps this long, then looks again
+PROGRESS_S = 0.0002  # a lighter thread whose clock advanced less than this ...
+PATIENCE = 3  # ... in this many slices in a row is waiting, not computing (3 slices > the 5 ms GIL switch interval)
+
+_lock = threading.Lock()
+_joined: dict[int, threading.Thread] = {}
+_charged: dict[int, float] = {}  # thread -> CPU seconds spent for it elsewhere (worker processes)
+_waiting: dict[int, float] = {}  # thread -> its clock when it was last seen waiting (not yielded to until it moves)
+
+
+def join() -> None:
+    """The calling thread takes part from now until it ends (its CPU clock is what it has cost:
+    a page run's thread is started for that run)."""
+    thread = threading.current_thread()
+    with _lock:
+        for ident in [i for i, t in _joined.items() if not t.is_alive()]:
+            del _joined[ident]
+            _waiting.pop(ident, None)
+            _charged.pop(ident, None)
+        _joined[thread.ident] = thread
+        _charged[thread.ident] = 0.0
+
+
+def charge(seconds: float) -> None:
+    """Count ``seconds`` of CPU time spent for the calling thread by another process (its sympy
+    work in a worker) as its own: a page whose function took 2 s to differentiate is not light."""
+    ident = threading.get_ident()
+    if ident in _joined and seconds > 0:
+        _charged[ident] = _charged.get(ident, 0.0) + seconds
+
+
+def _served(ident: int, clock: float | None) -> float | None:
+    return None if clock is None else clock + _charged.get(ident, 0.0)
+
+
+def _cpu_seconds(ident: int) -> float | None:
+    try:
+        return time.clock_gettime(time.pthread_getcpuclockid(ident))
+    except (OSError, AttributeError):  # the thread has just ended (or a platform without thread clocks)
+        return None
+
+
+def _lighter_than(mine: float) -> dict[int, float]:
+    me = threading.get_ident()
+    with _lock:
+        others = [i for i, t in _joined.items() if i != me and t.is_alive()]
+    clocks = {i: _served(i, _cpu_seconds(i)) for i in others}
+    return {i: c for i, c in clocks.items()
+            if c is not None and c < mine - SLACK_S and c - _waiting.get(i, -1.0) >= PROGRESS_S}
+
+
+def yield_to_lighter() -> float:
+    """Sleep while a joined thread that has cost less than this one is computing; the seconds
+    slept. Cheap when there is nothing to yield to (one dict walk)."""
+    if threading.get_ident() not in _joined or len(_joined) < 2:
+        return 0.0
+    mine = _served(threading.get_ident(), time.thread_time())
+    slept = 0.0
+    baseline = _lighter_than(mine)  # each lighter thread's clock when this thread began to wait for it
+    idle_slices = 0
+    while baseline and idle_slices < PATIENCE:
+        time.sleep(SLICE_S)
+        slept += SLICE_S
+        now = _lighter_than(mine)  # a thread that has caught up drops out
+        if any(clock - baseline.get(i, clock) >= PROGRESS_S for i, clock in now.items()):
+            baseline, idle_slices = now, 0
+        else:  # the lighter ones wait for something else: after PATIENCE slices this thread goes on
+            baseline, idle_slices = {i: baseline.get(i, clock) for i, clock in now.items()}, idle_slices + 1
+    if baseline:  # gave up on these: skip them at once next time, until their clocks move
+        _waiting.update(baseline)
+    return slept
+
+
+def joined_threads() -> int:
+    """How many live threads take part (for tests and the benchmark)."""
+    with _lock:
+        return sum(t.is_alive() for t in _joined.values())
+
+
+__all__ = ["join", "charge", "yield_to_lighter", "joined_threads", "SLACK_S", "SLICE_S"]
