@@ -6,8 +6,8 @@ import numpy as np
 import streamlit as st
 
 from core import METHODS, OptionsError
-from core.teaching import (OSCILLATION_RULE, OUTCOMES, SWEEP_RATE_BOUNDS, default_rate_range, learning_rate_grid,
-                           quadratic_constants, rate_marks)
+from core.quadratic import quadratic_constants
+from core.sweep import OSCILLATION_RULE, OUTCOMES, SWEEP_RATE_BOUNDS, default_rate_range, learning_rate_grid, rate_marks
 from ui.charts import CONVERGENCE_QUANTITIES, convergence_chart, legend_selection, picture_chart
 from ui.budget import RUNS_BUDGET_S
 from ui.compute import run_method, run_sweep

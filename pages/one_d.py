@@ -5,7 +5,7 @@ import numpy as np
 import streamlit as st
 
 from core import METHODS
-from core.teaching import compare_traces
+from core.one_d import compare_traces
 from ui.charts import legend_selection, picture_chart
 from ui.compute import run_methods
 from ui.frames import table_window

@@ -8,7 +8,8 @@ import streamlit as st
 
 from core import METHODS, EvaluationError, best_value
 from core.analysis import local_analysis
-from core.teaching import cost_of, observed_rates, observed_value, predict, quadratic_constants, verdict
+from core.quadratic import quadratic_constants
+from core.theory import cost_of, observed_rates, observed_value, predict, verdict
 from ui.compute import run_methods
 from ui.latex import show_formula
 from ui.panels import iterate_picker, status_text

@@ -1,5 +1,6 @@
-"""core.teaching: quadratic constants, learning-rate sweeps, observed vs textbook rates, the 1-D
-identity. Expected numbers are derived by hand in the comments (4x^2 + y^2 has H = diag(8, 2)).
+"""core.quadratic, core.sweep, core.predictions, core.theory, core.one_d: quadratic constants,
+learning-rate sweeps, observed vs textbook rates, the 1-D identity. Expected numbers are derived
+by hand in the comments (4x^2 + y^2 has H = diag(8, 2)).
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ import numpy as np
 import pytest
 
 from core import Options, OptionsError, build_problem, run
-from core.teaching import (NOT_QUADRATIC, OSCILLATION_RULE, OUTCOMES, classify_run, compare_steps, compare_traces,
-                           default_rate_range, detect_oscillation, learning_rate_grid, loglog_order, observed_rates,
-                           predict, quadratic_constants, rate_marks, sweep_learning_rates, tail_rate, verdict)
+from core.one_d import compare_steps, compare_traces
+from core.quadratic import NOT_QUADRATIC, quadratic_constants
+from core.sweep import (OSCILLATION_RULE, OUTCOMES, classify_run, default_rate_range, detect_oscillation, learning_rate_grid,
+                        rate_marks, sweep_learning_rates)
+from core.theory import loglog_order, observed_rates, predict, tail_rate, verdict
 
 QUAD = "4x^2 + y^2"
 START = (15.0, 15.0)
@@ -396,8 +399,8 @@ def test_in_two_variables_the_steps_differ_unless_g_is_an_eigenvector():
     assert not compare_traces(a, b).identical
 
 
-def test_core_teaching_does_not_import_streamlit():
-    code = "import sys, core.teaching; print('streamlit' in sys.modules)"
+def test_core_teaching_modules_do_not_import_streamlit():
+    code = "import sys, core.quadratic, core.sweep, core.predictions, core.theory, core.one_d; print('streamlit' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                          cwd=__file__.rsplit("/tests/", 1)[0])
     assert out.stdout.strip() == "False"
@@ -412,7 +415,7 @@ def test_core_teaching_does_not_import_streamlit():
     ("gd-exact", Options(), "f_rate", 0.36),  # ((4 - 1)/(4 + 1))^2, as gd-optimal
 ])
 def test_predictions_of_the_new_methods_hold_on_the_bowl(method, options, quantity, value):
-    from core.teaching import observed_rates, predict, verdict
+    from core.theory import observed_rates, predict, verdict
     p = build_problem("4x^2 + y^2", timeout=None)
     trace = run(p, [15, 15], method, options)
     prediction = predict(p, trace)
@@ -423,14 +426,14 @@ def test_predictions_of_the_new_methods_hold_on_the_bowl(method, options, quanti
 
 @pytest.mark.parametrize("method", ["trust-region", "adam", "lbfgs"])
 def test_methods_without_a_textbook_number_say_why(method):
-    from core.teaching import predict
+    from core.theory import predict
     p = build_problem("4x^2 + y^2", timeout=None)
     prediction = predict(p, run(p, [15, 15], method))
     assert not prediction.applies and "no " in prediction.reason and len(prediction.reason) > 40
 
 
 def test_cost_counts_what_each_method_paid():
-    from core.teaching import cost_of
+    from core.theory import cost_of
     p = build_problem("4x^2 + y^2", timeout=None)
     newton = cost_of(run(p, [15, 15], "newton"))
     assert (newton.steps, newton.nfev, newton.ngev, newton.nhev, newton.nsolve) == (1, 2, 2, 1, 1)

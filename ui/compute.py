@@ -29,7 +29,7 @@ from core.isolation import warm_up
 from core.parsing import normalise
 from core.problem import ServerBusy
 from core.run import RunCancelled
-from core.teaching import Sweep, sweep_learning_rates
+from core.sweep import Sweep, sweep_learning_rates
 
 from .budget import (PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES, TRACE_CACHE_BYTES,
                      WALL_FACTOR)
@@ -176,7 +176,7 @@ def run_methods(text: str, x0: tuple[float, ...], methods: tuple[str, ...], opti
 
 @st.cache_data(max_entries=64, max_size=SWEEP_CACHE_BYTES, show_spinner="Sweeping the learning rate…")
 def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method: str, options: tuple) -> Sweep:
-    """One fixed-rate run per eta (core.teaching.sweep_learning_rates) within SWEEP_BUDGET_S,
+    """One fixed-rate run per eta (core.sweep.sweep_learning_rates) within SWEEP_BUDGET_S,
     cached on plain values (the sweep keeps per-run summaries, not the traces)."""
     problem, error = load_problem(text)
     if problem is None:

@@ -1,6 +1,6 @@
 """View pieces shared by the teaching pages: sweep and ratio charts, and the short derivations
 (second-order model, Newton vs optimal rate, per-direction factors) filled in with the user's own
-numbers. The numbers themselves come from core.teaching; nothing here iterates.
+numbers. The numbers themselves come from core (quadratic, sweep, theory, one_d); nothing here iterates.
 """
 
 from __future__ import annotations
@@ -14,8 +14,11 @@ import pandas as pd
 import streamlit as st
 
 from core import METHODS, EvaluationError, Problem, Trace
-from core.teaching import (OUTCOMES, ObservedRates, Prediction, QuadraticConstants, RateMark, StepComparison, Sweep,
-                           compare_steps)
+from core.one_d import StepComparison, compare_steps
+from core.predictions import Prediction
+from core.quadratic import QuadraticConstants
+from core.sweep import OUTCOMES, RateMark, Sweep
+from core.theory import ObservedRates
 
 from .charts import method_color_scale
 from .frames import thinned
@@ -267,7 +270,7 @@ def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace, consta
 # --------------------------------------------------------------------------------------------
 
 def expansion_at(problem: Problem, x: np.ndarray, where: str) -> StepComparison | None:
-    """Both steps compared at x (core.teaching.compare_steps), or a warning on the page and None
+    """Both steps compared at x (core.one_d.compare_steps), or a warning on the page and None
     where there is nothing to expand around (an overflowed iterate, f undefined)."""
     if not np.isfinite(x).all():
         st.warning(f"{where} overflowed: nothing to expand around.")

@@ -1,0 +1,241 @@
+"""Textbook predictions, one function per method: each :class:`core.methods.Method` carries its own
+as ``prediction`` (core.theory.predict asks the run's method). A prediction is made from a
+:class:`Situation`: the problem, the run, and f's quadratic constants when f is quadratic.
+
+Imports neither the run loop nor the methods (the methods import this module).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Callable
+
+import numpy as np
+
+from .linalg import numerically_singular
+from .problem import EvaluationError, Problem
+
+if TYPE_CHECKING:
+    from .quadratic import QuadraticConstants
+    from .run import Trace
+
+# What a prediction speaks about: a per-step rate on f - f*, on ||x - x*||, an order, a step count.
+QUANTITIES = ("f_rate", "x_rate", "order", "steps")
+
+
+@dataclass(frozen=True)
+class Prediction:
+    """What the textbook says about one run, or why it says nothing here.
+
+    ``kind``: "bound" (observed <= value), "asymptotic" (the per-step ratio tends to value),
+    "exact" (value steps). When ``applies`` is False, ``value`` is None and ``reason`` says why.
+    """
+
+    method: str
+    claim: str
+    latex: str
+    quantity: str | None
+    value: float | None
+    kind: str
+    applies: bool
+    reason: str
+
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What a prediction is made from."""
+
+    problem: Problem
+    trace: Trace
+    constants: QuadraticConstants | None  # None when f is not quadratic
+    why_not: str  # why the quadratic rates do not apply ("" when H is positive definite)
+
+    @property
+    def pd_quadratic(self) -> bool:
+        return self.constants is not None and self.constants.positive_definite
+
+    def option(self, name: str) -> float:
+        return float(self.trace.options[name])
+
+
+Predictor = Callable[[Situation], Prediction]
+
+
+SETTLED_HESSIAN = 0.1  # H at the last two iterates differs by < 10 % of its smallest |eigenvalue|
+
+
+def hessian_settled(problem: Problem, trace: Trace) -> tuple[bool, str]:
+    """Is the run's limit a non-degenerate stationary point, as far as the trace can tell?
+
+    Yes when H is non-singular at the last iterate and barely changed over the last step
+    (||H_K - H_{K-1}|| < 10 % of min|lambda(H_K)|): then the quadratic model at x_K is the
+    model at x*. For x^4 near 0, H = 12x^2 keeps shrinking with x: a degenerate minimum.
+    """
+    if trace.status != "converged":
+        return False, f"the run did not converge ({trace.message})"
+    if trace.iterations == 0:
+        return False, "the run started at a stationary point (no steps)"
+    try:
+        last = problem.hessian(trace.x[-1])
+        before = problem.hessian(trace.x[-2])
+    except EvaluationError as err:
+        return False, f"H is not defined at the last iterates ({err})"
+    eigenvalues = np.linalg.eigvalsh(last)
+    smallest = float(np.min(np.abs(eigenvalues)))
+    change = float(np.linalg.norm(last - before, 2))
+    if numerically_singular(eigenvalues):
+        return False, "H is singular at the last iterate (a degenerate stationary point)"
+    if change >= SETTLED_HESSIAN * smallest:
+        return False, (f"H still changes by {change / smallest:.0%} of its smallest eigenvalue over the last step: "
+                       "the limit looks degenerate (H(x*) singular or nearly so)")
+    return True, f"H is non-singular and settled at the last iterate (changed {change / smallest:.1%} over the last step)"
+
+
+def _momentum_radius(eigenvalues: np.ndarray, eta: float, beta: float) -> float:
+    """Spectral radius of heavy ball on a quadratic: max over lambda of the roots of
+    z^2 - (1 + beta - eta lambda) z + beta = 0."""
+    radius = 0.0
+    for lam in eigenvalues:
+        roots = np.roots([1.0, -(1.0 + beta - eta * lam), beta])
+        radius = max(radius, float(np.max(np.abs(roots))))
+    return radius
+
+
+def _nesterov_radius(eigenvalues: np.ndarray, eta: float, beta: float) -> float:
+    """Spectral radius of Nesterov's method on a quadratic: max over lambda of the roots of
+    z^2 - (1 + beta)(1 - eta lambda) z + beta (1 - eta lambda) = 0."""
+    radius = 0.0
+    for lam in eigenvalues:
+        shrink = 1.0 - eta * lam
+        roots = np.roots([1.0, -(1.0 + beta) * shrink, beta * shrink])
+        radius = max(radius, float(np.max(np.abs(roots))))
+    return radius
+
+
+def distinct_count(eigenvalues: np.ndarray, relative: float = 1e-9) -> int:
+    """How many eigenvalues differ (to ``relative`` of the largest magnitude)."""
+    values = np.sort(np.asarray(eigenvalues, dtype=float))
+    scale = max(float(np.abs(values).max()), np.finfo(float).tiny) if values.size else 1.0
+    return int(1 + np.count_nonzero(np.diff(values) > relative * scale)) if values.size else 0
+
+
+def _not(method: str, claim: str, latex: str, reason: str) -> Prediction:
+    return Prediction(method, claim, latex, None, None, "", False, reason)
+
+
+def fixed_rate_gd(s: Situation) -> Prediction:
+    eta = s.option("lr")
+    claim = "fixed-step GD contracts the error in x by max|1 − ηλᵢ| per step"
+    latex = r"\|x_{k+1}-x^*\| \le \max_i |1-\eta\lambda_i|\,\|x_k-x^*\|"
+    if not s.pd_quadratic:
+        return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
+    rho = s.constants.contraction(eta)
+    if rho >= 1:
+        claim = (f"no contraction: η = {eta:.4g} ≥ 2/λmax = {s.constants.stability_limit:.4g}, so the error along "
+                 "the top eigen-direction does not shrink")
+    return Prediction(s.trace.method, claim, latex, "x_rate", rho, "asymptotic", True,
+                      "f is quadratic with positive definite H (the rate is reached unless x₀ − x* has no "
+                      "component along the slowest eigen-direction)")
+
+
+def steepest_descent_exact(s: Situation) -> Prediction:
+    """gd-optimal and gd-exact: on a quadratic the exact line minimum is g'g/g'Hg."""
+    claim = "steepest descent with exact steps contracts f − f* by at most ((κ−1)/(κ+1))² per step"
+    latex = r"\frac{f(x_{k+1})-f^*}{f(x_k)-f^*} \le \left(\frac{\kappa-1}{\kappa+1}\right)^2"
+    if not s.pd_quadratic:
+        return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
+    return Prediction(s.trace.method, claim, latex, "f_rate", s.constants.steepest_descent_bound, "bound", True,
+                      f"f is quadratic with positive definite H, κ = {s.constants.condition:.4g} (Kantorovich)")
+
+
+def _newton(s: Situation, full_steps_only: bool) -> Prediction:
+    method, constants, trace = s.trace.method, s.constants, s.trace
+    if constants is not None:
+        claim = "Newton solves a quadratic in one step"
+        latex = r"x_1 = x_0 - H^{-1} g_0 = x^*"
+        if s.pd_quadratic:
+            return Prediction(method, claim, latex, "steps", 1.0, "exact", True,
+                              "f is quadratic with positive definite H: the model is f itself")
+        if not full_steps_only and constants.stationary_point is not None:
+            return Prediction(method, "Newton jumps to the stationary point of a quadratic in one step "
+                                      f"(here a {'saddle' if constants.definiteness == 'indefinite' else 'maximum'}, "
+                                      "not a minimum)", latex, "steps", 1.0, "exact", True,
+                              f"f is quadratic and H is non-singular ({constants.definiteness})")
+        return _not(method, claim, latex, "does not apply because " + constants.reason)
+    claim = "Newton converges quadratically (order 2) near a non-degenerate minimum"
+    latex = r"\|x_{k+1}-x^*\| \le M\,\|x_k-x^*\|^2"
+    settled, why = hessian_settled(s.problem, trace)
+    if not settled:
+        return _not(method, claim, latex, "does not apply because " + why)
+    if full_steps_only and not (trace.step_size[-2] == 1.0):
+        return _not(method, claim, latex, "does not apply because the line search still shortened the last "
+                                          "step (quadratic convergence needs full steps η = 1)")
+    kind = trace.stationary_point or "stationary point"
+    note = "" if kind == "minimum" else f" (x_K is a {kind}: Newton converges as fast to any non-degenerate stationary point)"
+    return Prediction(method, claim, latex, "order", 2.0, "asymptotic", True, why + note)
+
+
+def pure_newton(s: Situation) -> Prediction:
+    return _newton(s, full_steps_only=False)
+
+
+def damped_newton(s: Situation) -> Prediction:
+    """Its line search only settles in minima, and quadratic convergence needs the full step."""
+    return _newton(s, full_steps_only=True)
+
+
+def heavy_ball(s: Situation) -> Prediction:
+    claim = "heavy ball contracts the error by the spectral radius of its 2×2 iteration per eigenvalue"
+    latex = r"\rho = \max_i \rho\!\begin{pmatrix}1+\beta-\eta\lambda_i & -\beta\\ 1 & 0\end{pmatrix}"
+    if not s.pd_quadratic:
+        return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
+    return Prediction(s.trace.method, claim, latex, "x_rate",
+                      _momentum_radius(s.constants.eigenvalues, s.option("lr"), s.option("beta")),
+                      "asymptotic", True, "f is quadratic with positive definite H (Polyak)")
+
+
+def nesterov(s: Situation) -> Prediction:
+    claim = "Nesterov's method contracts the error by the spectral radius of its 2×2 iteration per eigenvalue"
+    latex = (r"\rho = \max_i \rho\!\begin{pmatrix}(1+\beta)(1-\eta\lambda_i) & -\beta(1-\eta\lambda_i)\\ 1 & 0"
+             r"\end{pmatrix}")
+    if not s.pd_quadratic:
+        return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
+    return Prediction(s.trace.method, claim, latex, "x_rate",
+                      _nesterov_radius(s.constants.eigenvalues, s.option("lr"), s.option("beta")),
+                      "asymptotic", True, "f is quadratic with positive definite H (constant β)")
+
+
+def conjugate_gradient(s: Situation) -> Prediction:
+    claim = ("conjugate gradient with exact line searches ends in at most as many steps as H has distinct "
+             "eigenvalues (at most n)")
+    latex = r"x_m = x^*,\quad m \le \#\{\text{distinct }\lambda_i\} \le n"
+    if not s.pd_quadratic:
+        return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
+    return Prediction(s.trace.method, claim, latex, "steps", float(distinct_count(s.constants.eigenvalues)), "bound",
+                      True, "f is quadratic with positive definite H (in exact arithmetic: rounding can add a step)")
+
+
+def none_because(claim: str, reason: str) -> Predictor:
+    """A method for which the textbook gives no single number: say what it does say, and why."""
+    return lambda s: _not(s.trace.method, claim, "", reason)
+
+
+ARMIJO = none_because("linear convergence on a strongly convex f",
+                      "no single textbook number: η_k is chosen by backtracking at every step, so the "
+                      "contraction depends on c₁, the shrink factor and κ")
+_SUPERLINEAR = ("no single textbook number: BFGS is superlinear (ratios → 0, order between 1 and 2) "
+                "once its Hessian estimate is good, which the theory does not time")
+BFGS = none_because("superlinear near a non-degenerate minimum", _SUPERLINEAR)
+LBFGS = none_because("superlinear near a non-degenerate minimum",
+                     _SUPERLINEAR + "; L-BFGS, keeping m pairs, is linear in general and fast in practice")
+TRUST_REGION = none_because("global convergence to a point where H ⪰ 0; quadratic near a non-degenerate minimum",
+                            "no single textbook number: the radius decides how many steps stay on the boundary "
+                            "before the Newton step fits, after which it converges as Newton does")
+ADAM = none_because("", "no textbook rate: Adam rescales every coordinate by its running mean of g², "
+                        "and with a constant η it need not even converge (Reddi, Kale & Kumar 2018)")
+
+
+__all__ = ["Prediction", "Situation", "Predictor", "QUANTITIES", "hessian_settled", "distinct_count",
+           "fixed_rate_gd", "steepest_descent_exact", "pure_newton", "damped_newton", "heavy_ball", "nesterov",
+           "conjugate_gradient", "none_because", "ARMIJO", "BFGS", "LBFGS", "TRUST_REGION", "ADAM"]
