@@ -92,24 +92,13 @@ def hessian_settled(problem: Problem, trace: Trace) -> tuple[bool, str]:
     return True, f"H is non-singular and settled at the last iterate (changed {change / smallest:.1%} over the last step)"
 
 
-def _momentum_radius(eigenvalues: np.ndarray, eta: float, beta: float) -> float:
-    """Spectral radius of heavy ball on a quadratic: max over lambda of the roots of
-    z^2 - (1 + beta - eta lambda) z + beta = 0."""
+def spectral_radius(eigenvalues: np.ndarray, characteristic: Callable[[float], tuple[float, float]]) -> float:
+    """The largest |z| over the eigenvalues lambda of H, z a root of z^2 - b z + c = 0 with
+    (b, c) = characteristic(lambda): the per-step factor of a two-step method on a quadratic."""
     radius = 0.0
     for lam in eigenvalues:
-        roots = np.roots([1.0, -(1.0 + beta - eta * lam), beta])
-        radius = max(radius, float(np.max(np.abs(roots))))
-    return radius
-
-
-def _nesterov_radius(eigenvalues: np.ndarray, eta: float, beta: float) -> float:
-    """Spectral radius of Nesterov's method on a quadratic: max over lambda of the roots of
-    z^2 - (1 + beta)(1 - eta lambda) z + beta (1 - eta lambda) = 0."""
-    radius = 0.0
-    for lam in eigenvalues:
-        shrink = 1.0 - eta * lam
-        roots = np.roots([1.0, -(1.0 + beta) * shrink, beta * shrink])
-        radius = max(radius, float(np.max(np.abs(roots))))
+        b, c = characteristic(float(lam))
+        radius = max(radius, float(np.max(np.abs(np.roots([1.0, -b, c])))))
     return radius
 
 
@@ -185,25 +174,27 @@ def damped_newton(s: Situation) -> Prediction:
     return _newton(s, full_steps_only=True)
 
 
-def heavy_ball(s: Situation) -> Prediction:
-    claim = "heavy ball contracts the error by the spectral radius of its 2×2 iteration per eigenvalue"
-    latex = r"\rho = \max_i \rho\!\begin{pmatrix}1+\beta-\eta\lambda_i & -\beta\\ 1 & 0\end{pmatrix}"
+def _two_step(s: Situation, claim: str, latex: str, characteristic: Callable[[float, float, float], tuple[float, float]],
+              source: str) -> Prediction:
     if not s.pd_quadratic:
         return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
-    return Prediction(s.trace.method, claim, latex, "x_rate",
-                      _momentum_radius(s.constants.eigenvalues, s.option("lr"), s.option("beta")),
-                      "asymptotic", True, "f is quadratic with positive definite H (Polyak)")
+    eta, beta = s.option("lr"), s.option("beta")
+    radius = spectral_radius(s.constants.eigenvalues, lambda lam: characteristic(lam, eta, beta))
+    return Prediction(s.trace.method, claim, latex, "x_rate", radius, "asymptotic", True,
+                      f"f is quadratic with positive definite H ({source})")
+
+
+def heavy_ball(s: Situation) -> Prediction:
+    return _two_step(s, "heavy ball contracts the error by the spectral radius of its 2×2 iteration per eigenvalue",
+                     r"\rho = \max_i \rho\!\begin{pmatrix}1+\beta-\eta\lambda_i & -\beta\\ 1 & 0\end{pmatrix}",
+                     lambda lam, eta, beta: (1.0 + beta - eta * lam, beta), "Polyak")
 
 
 def nesterov(s: Situation) -> Prediction:
-    claim = "Nesterov's method contracts the error by the spectral radius of its 2×2 iteration per eigenvalue"
-    latex = (r"\rho = \max_i \rho\!\begin{pmatrix}(1+\beta)(1-\eta\lambda_i) & -\beta(1-\eta\lambda_i)\\ 1 & 0"
-             r"\end{pmatrix}")
-    if not s.pd_quadratic:
-        return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
-    return Prediction(s.trace.method, claim, latex, "x_rate",
-                      _nesterov_radius(s.constants.eigenvalues, s.option("lr"), s.option("beta")),
-                      "asymptotic", True, "f is quadratic with positive definite H (constant β)")
+    return _two_step(s, "Nesterov's method contracts the error by the spectral radius of its 2×2 iteration per eigenvalue",
+                     (r"\rho = \max_i \rho\!\begin{pmatrix}(1+\beta)(1-\eta\lambda_i) & -\beta(1-\eta\lambda_i)\\ 1 & 0"
+                      r"\end{pmatrix}"),
+                     lambda lam, eta, beta: ((1.0 + beta) * (1.0 - eta * lam), beta * (1.0 - eta * lam)), "constant β")
 
 
 def conjugate_gradient(s: Situation) -> Prediction:
