@@ -26,6 +26,20 @@ class LocalAnalysis:
     angle_deg: float  # between the Newton direction and -g (nan when undefined)
     optimal_rate: float | None  # g'g / g'Hg when g'Hg > 0
 
+    @property
+    def steepest_descent_bound(self) -> float | None:
+        """((κ−1)/(κ+1))², Kantorovich's factor on f − f* per exact step, for the quadratic model
+        at x (None unless H is positive definite there)."""
+        if self.definiteness != "positive definite" or not math.isfinite(self.condition):
+            return None
+        return ((self.condition - 1.0) / (self.condition + 1.0)) ** 2
+
+    def model(self, points: np.ndarray) -> np.ndarray:
+        """The second-order model m(p) = f + g'(p − x) + ½ (p − x)'H(p − x) at points of shape
+        (P, n): f's Taylor expansion at x, the function Newton minimises."""
+        step = np.asarray(points, dtype=float) - self.x
+        return self.f + step @ self.g + 0.5 * np.einsum("pi,ij,pj->p", step, self.hessian, step)
+
 
 def definiteness(eigenvalues: np.ndarray) -> str:
     """Definiteness of a symmetric matrix from its eigenvalues; an eigenvalue below the shared

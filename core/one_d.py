@@ -81,4 +81,15 @@ def compare_traces(a: Trace, b: Trace) -> TraceComparison:
     return TraceComparison(n, same, difference, relative, bool(same and relative <= 1e-12))
 
 
-__all__ = ["StepComparison", "compare_steps", "TraceComparison", "compare_traces"]
+def second_derivatives(problem: Problem, trace: Trace, rows: slice = slice(None)) -> np.ndarray:
+    """f''(x_k) for the iterates ``rows`` of a 1-variable trace (nan where it is not defined), so a
+    table shows the optimal rate η_k = 1/f''(x_k) beside it: only the rows asked for are evaluated."""
+    xs = trace.x[rows]
+    second = np.full(len(xs), np.nan)
+    finite = np.isfinite(xs).all(axis=1)
+    if finite.any():
+        second[finite] = problem.hessians(xs[finite])[:, 0, 0]
+    return np.where(np.isfinite(second), second, np.nan)  # not defined there (overflow, domain): no number
+
+
+__all__ = ["StepComparison", "compare_steps", "TraceComparison", "compare_traces", "second_derivatives"]

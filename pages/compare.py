@@ -3,26 +3,29 @@
 import numpy as np
 import streamlit as st
 
+from core import Problem, Trace
+
 from ui.compute import run_methods
 from ui.latex import show_formula
 from ui.panels import iteration_slider, method_panel, shared_charts
 from ui.sidebar import require_ready
 from ui.text import md_escape
 
-active = require_ready()
-setup, problem = active.setup, active.problem
-st.title("Compare the methods", anchor=False)
-show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
-if active.preset:
-    st.info(f"**{md_escape(active.preset.label)}** · {md_escape(active.preset.lesson)}", icon=":material/lightbulb:")
-traces = run_methods(problem.text, active.x0, setup.methods, setup.options)
-x0 = np.array(active.x0)
-longest = max(t.iterations for t in traces.values())
+def compare_page() -> None:
+    active = require_ready()
+    problem = active.problem
+    st.title("Compare the methods", anchor=False)
+    show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
+    if active.preset:
+        st.info(f"**{md_escape(active.preset.label)}** · {md_escape(active.preset.lesson)}", icon=":material/lightbulb:")
+    traces = run_methods(problem.text, active.x0, active.setup.methods, active.setup.options)
+    iteration_view(problem, traces, np.array(active.x0))
 
 
 @st.fragment
-def iteration_view() -> None:
-    # Moving the slider reruns only this fragment; traces come from the cache above.
+def iteration_view(problem: Problem, traces: dict[str, Trace], x0: np.ndarray) -> None:
+    # Moving the slider reruns only this fragment, with the arguments of the last full run.
+    longest = max(t.iterations for t in traces.values())
     k = iteration_slider("Iteration k", longest, "k", help="marks x_k on the paths and in every table")
     methods = list(traces)
     per_row = min(len(methods), 4 if len(methods) == 4 else 3)
@@ -38,4 +41,4 @@ def iteration_view() -> None:
     shared_charts(problem, traces, x0, k)
 
 
-iteration_view()
+compare_page()

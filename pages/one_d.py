@@ -1,10 +1,9 @@
 """1-D: when optimal-rate GD *is* Newton, and why it stops being true in 2-D."""
 
-
 import numpy as np
 import streamlit as st
 
-from core import METHODS
+from core import METHODS, Problem, Trace
 from core.one_d import compare_traces
 from ui.charts import legend_selection, picture_chart
 from ui.compute import run_methods
@@ -15,59 +14,62 @@ from ui.sidebar import require_ready
 from ui.teaching import eigen_table, expansion_at, taylor_derivation, trace_table
 from ui.text import md_escape
 
-active = require_ready()
-setup, problem = active.setup, active.problem
-names = problem.variable_names
-st.title("1-D: when optimal-rate GD is Newton", anchor=False)
-st.caption("Seed 001 asks whether g'g/g'Hg · g is “H⁻¹g by shady mathematics”. The answer: in one dimension, yes; "
-           "in more, only when g is an eigenvector of H. This page always runs GD with the optimal rate and Newton "
-           "(the sidebar's method choice does not apply here).")
-show_formula("f(" + ", ".join(names) + ")", problem.latex["f"], "f")
+def one_d_page() -> None:
+    active = require_ready()
+    problem = active.problem
+    names = problem.variable_names
+    st.title("1-D: when optimal-rate GD is Newton", anchor=False)
+    st.caption("Seed 001 asks whether g'g/g'Hg · g is “H⁻¹g by shady mathematics”. The answer: in one dimension, yes; "
+               "in more, only when g is an eigenvector of H. This page always runs GD with the optimal rate and Newton "
+               "(the sidebar's method choice does not apply here).")
+    show_formula("f(" + ", ".join(names) + ")", problem.latex["f"], "f")
 
-pair = ("gd-optimal", "newton")
-traces = run_methods(problem.text, active.x0, pair, setup.options)
-gd, newton = traces["gd-optimal"], traces["newton"]
-x0 = np.array(active.x0)
+    pair = ("gd-optimal", "newton")
+    traces = run_methods(problem.text, active.x0, pair, active.setup.options)
+    gd, newton = traces["gd-optimal"], traces["newton"]
 
-if problem.n > 2:
-    st.warning(f"This lesson draws 1- and 2-variable functions; f has {problem.n} variables ({', '.join(names)}). "
-               "Below: the two steps compared at x₀, numbers only. Try `x^4` from 1, or `4x^2 + y^2` from 15, 15.",
-               icon=":material/warning:")
-    comparison = expansion_at(problem, x0, "x₀")
-    if comparison is None:
+    if problem.n > 2:
+        st.warning(f"This lesson draws 1- and 2-variable functions; f has {problem.n} variables ({', '.join(names)}). "
+                   "Below: the two steps compared at x₀, numbers only. Try `x^4` from 1, or `4x^2 + y^2` from 15, 15.",
+                   icon=":material/warning:")
+        comparison = expansion_at(problem, np.array(active.x0), "x₀")
+        if comparison is None:
+            st.stop()
+        taylor_derivation(comparison, 0)
+        st.dataframe(eigen_table(comparison, names), hide_index=True, key="one_d_eigen")
         st.stop()
-    taylor_derivation(comparison, 0)
-    st.dataframe(eigen_table(comparison, names), hide_index=True, key="one_d_eigen")
-    st.stop()
 
-status = st.columns(2)
-for column, trace in zip(status, (gd, newton)):
-    with column:
-        st.markdown(f"**{METHODS[trace.method].label}**")
-        status_badge(trace)
-        st.caption(md_escape(trace.message))
+    status = st.columns(2)
+    for column, trace in zip(status, (gd, newton)):
+        with column:
+            st.markdown(f"**{METHODS[trace.method].label}**")
+            status_badge(trace)
+            st.caption(md_escape(trace.message))
 
-same = compare_traces(gd, newton)
-facts = st.columns(3)
-facts[0].metric("steps: GD optimal η / Newton", f"{gd.iterations} / {newton.iterations}")
-facts[1].metric("max over k of ‖x_k(GD) − x_k(Newton)‖", f"{same.max_difference:.3g}")
-facts[2].metric("the two traces", "identical (to rounding)" if same.identical else
-                ("same length, different iterates" if same.same_length else "different"))
-longest = max(gd.iterations, newton.iterations)
+    same = compare_traces(gd, newton)
+    facts = st.columns(3)
+    facts[0].metric("steps: GD optimal η / Newton", f"{gd.iterations} / {newton.iterations}")
+    facts[1].metric("max over k of ‖x_k(GD) − x_k(Newton)‖", f"{same.max_difference:.3g}")
+    facts[2].metric("the two traces", "identical (to rounding)" if same.identical else
+                    ("same length, different iterates" if same.same_length else "different"))
+    lesson(problem, traces, same.identical)
 
 
 @st.fragment
-def lesson() -> None:
-    # The iterate slider reruns only this part; both traces come from the cache.
+def lesson(problem: Problem, traces: dict[str, Trace], identical: bool) -> None:
+    # The iterate slider reruns only this part, with the arguments of the last full run.
+    gd, newton = traces["gd-optimal"], traces["newton"]
+    longest = max(gd.iterations, newton.iterations)
+    names = problem.variable_names
     k = iteration_slider("Iterate k", longest, "one_d_k",
                          help="the dashed parabola is the second-order model of f at each method's x_k")
     row = min(k, gd.iterations)
     left, right = st.columns(2, gap="large")
     with left:
-        picture = picture_chart(problem, traces, x0, k, legend_selection())
+        picture = picture_chart(problem, traces, gd.x[0], k, legend_selection())
         if picture is not None:
             st.altair_chart(picture, width="stretch")
-        if same.identical:
+        if identical:
             st.caption("The two paths are the same points: GD's (orange) lies exactly under Newton's (green). "
                        "Click a method in the legend to highlight it.")
     with right:
@@ -107,4 +109,4 @@ def lesson() -> None:
                     "the optimal rate is 1/λ and the two paths coincide.", icon=":material/lightbulb:")
 
 
-lesson()
+one_d_page()

@@ -6,10 +6,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import METHODS, EvaluationError, best_value
+from core import METHODS, EvaluationError, Problem, Trace, best_value
 from core.analysis import local_analysis
 from core.quadratic import quadratic_constants
-from core.theory import cost_of, observed_rates, observed_value, predict, verdict
+from core.predictions import Prediction
+from core.theory import ObservedRates, cost_of, observed_rates, observed_value, predict, verdict
 from ui.compute import run_methods
 from ui.latex import show_formula
 from ui.panels import iterate_picker, status_text
@@ -17,22 +18,8 @@ from ui.sidebar import require_ready
 from ui.teaching import RATIO_FIELDS, expansion_at, ratio_chart, show_prediction, taylor_derivation
 from ui.text import md_escape
 
-active = require_ready()
-setup, problem = active.setup, active.problem
-x0 = np.array(active.x0)
-st.title("Theory vs measurement", anchor=False)
-st.caption("Seed 001: *“the Newton method solves (positive definite) quadratic costs in one step, the gradient method "
-           "typically will converge, but not in a finite number of steps.”* Measured on your f, next to the textbook.")
-show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
 
-traces = run_methods(problem.text, active.x0, setup.methods, setup.options)
-f_best = best_value(list(traces.values()))
-constants = quadratic_constants(problem, x0)
-observed = {m: observed_rates(problem, t, f_best) for m, t in traces.items()}
-predictions = {m: predict(problem, t) for m, t in traces.items()}
-
-
-def condition_at(x: np.ndarray) -> float | None:
+def condition_at(problem: Problem, x: np.ndarray) -> float | None:
     try:
         return local_analysis(problem, x).condition
     except (EvaluationError, np.linalg.LinAlgError):
@@ -45,91 +32,109 @@ def kappa_text(kappa: float | None) -> str:
     return "∞ (singular)" if math.isinf(kappa) else f"{kappa:.6g}"
 
 
-converged = [t for t in traces.values() if t.status == "converged"]
-solution = min(converged, key=lambda t: t.f[-1]) if converged else None
-facts = st.columns(4)
-facts[0].metric("κ of H at x₀", kappa_text(condition_at(x0)), help="max|λ| / min|λ| of the Hessian at the start")
-if solution is not None:
-    facts[1].metric("κ of H at the solution", kappa_text(condition_at(solution.x[-1])),
-                    help=f"at the last iterate of {METHODS[solution.method].label}, the converged run with the lowest f")
-else:
-    facts[1].metric("κ of H at the solution", "no run converged")
-if constants is not None:
-    facts[2].metric("f is quadratic", "yes, H constant")
-    facts[3].metric("eigenvalues of H", ", ".join(f"{v:.4g}" for v in constants.eigenvalues))
-    if not constants.positive_definite:
-        st.warning(md_escape(constants.reason[0].upper() + constants.reason[1:]) + ": the quadratic rates do not apply.")
-else:
-    facts[2].metric("f is quadratic", "no")
-    facts[3].metric("textbook rates", "local only")
-    st.info("f is not quadratic: H changes with x, so the quadratic rates (Kantorovich, max|1 − ηλ|) do not apply as "
-            "numbers here. Newton's quadratic order still applies near a non-degenerate minimum.", icon=":material/info:")
+def theory_page() -> None:
+    active = require_ready()
+    setup, problem = active.setup, active.problem
+    x0 = np.array(active.x0)
+    st.title("Theory vs measurement", anchor=False)
+    st.caption("Seed 001: *“the Newton method solves (positive definite) quadratic costs in one step, the gradient method "
+               "typically will converge, but not in a finite number of steps.”* Measured on your f, next to the textbook.")
+    show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
 
-st.subheader("Measured", anchor=False)
-rows = []
-for method, trace in traces.items():
-    rates = observed[method]
-    at_end = condition_at(trace.x[-1]) if np.isfinite(trace.x[-1]).all() else None
-    rows.append({"method": method, "outcome": status_text(trace), "steps": trace.iterations,
-                 "f_rate": rates.f_rate, "grad_rate": rates.grad_rate, "x_rate": rates.x_rate,
-                 "order": rates.order, "order_of": rates.order_error,
-                 "kappa_end": at_end if at_end is not None and math.isfinite(at_end) else math.nan})
-measured = pd.DataFrame(rows)
-st.dataframe(measured, hide_index=True, key="theory_measured", column_config={
-    "method": st.column_config.TextColumn("method", width="small"),
-    "outcome": st.column_config.TextColumn("outcome", width="medium"),
-    "steps": st.column_config.NumberColumn("steps", format="%d", width="small"),
-    "f_rate": st.column_config.NumberColumn("rate of f − f*", format="%.6g", width="small",
-                                            help="geometric mean of (f_{k+1} − f*)/(f_k − f*) over the last half of the resolved steps"),
-    "grad_rate": st.column_config.NumberColumn("rate of ‖g‖", format="%.6g", width="small",
-                                               help="geometric mean of ‖g_{k+1}‖/‖g_k‖ over the last half of the resolved steps"),
-    "x_rate": st.column_config.NumberColumn("rate of ‖x − x*‖", format="%.6g", width="small",
-                                            help="only where x* is known: a quadratic, or a converged run whose H has settled"),
-    "order": st.column_config.NumberColumn("order", format="%.3g", width="small",
-                                           help="log-log slope: log e_{k+1} against log e_k over the last steps"),
-    "order_of": st.column_config.TextColumn("order of", width="small", help="the error the order was measured on"),
-    "kappa_end": st.column_config.NumberColumn("κ at x_K", format="%.4g", width="small"),
-})
-notes = []
-for method, rates in observed.items():
-    text = f"**{md_escape(METHODS[method].short_label)}**: f* = {rates.f_star:.6g} ({md_escape(rates.f_star_source)})"
-    if not math.isfinite(rates.order):
-        text += f"; order not measured: {md_escape(rates.order_note)}"
-    notes.append(text)
-st.caption("  \n".join(notes))
+    traces = run_methods(problem.text, active.x0, setup.methods, setup.options)
+    f_best = best_value(list(traces.values()))
+    constants = quadratic_constants(problem, x0)
+    observed = {m: observed_rates(problem, t, f_best) for m, t in traces.items()}
+    predictions = {m: predict(problem, t) for m, t in traces.items()}
 
-st.subheader("What each method paid", anchor=False)
-st.caption("Seed 001 asks what the Newton correction costs: *“the cost of inverting a d×d matrix”*. Here it is "
-           f"counted on your f (n = {problem.n}): evaluations of f, g and H, and linear solves (Newton's H d = −g, "
-           "or an eigendecomposition of H), in total and per step, with each run's time.")
-costs = [cost_of(trace) for trace in traces.values()]
-st.dataframe(pd.DataFrame([{"method": c.method, "steps": c.steps, "f": c.nfev, "g": c.ngev, "H": c.nhev,
-                            "solves": c.nsolve, "per step": c.per_step_text, "seconds": c.seconds} for c in costs]),
-             hide_index=True, key="theory_cost", column_config={
-                 "steps": st.column_config.NumberColumn("steps", format="%d", width="small"),
-                 "f": st.column_config.NumberColumn("f evaluations", format="%d", width="small"),
-                 "g": st.column_config.NumberColumn("g evaluations", format="%d", width="small"),
-                 "H": st.column_config.NumberColumn("H evaluations", format="%d", width="small",
-                                                    help=f"each one is n(n+1)/2 = {problem.n * (problem.n + 1) // 2} "
-                                                         "second derivatives"),
-                 "solves": st.column_config.NumberColumn("solves", format="%d", width="small",
-                                                         help="n x n linear solves or eigendecompositions: O(n³) each"),
-                 "per step": st.column_config.TextColumn("per step", width="medium"),
-                 "seconds": st.column_config.NumberColumn("seconds", format="%.3g", width="small",
-                                                          help="wall time of the run on this server"),
-             })
+    converged = [t for t in traces.values() if t.status == "converged"]
+    solution = min(converged, key=lambda t: t.f[-1]) if converged else None
+    facts = st.columns(4)
+    facts[0].metric("κ of H at x₀", kappa_text(condition_at(problem, x0)), help="max|λ| / min|λ| of the Hessian at the start")
+    if solution is not None:
+        facts[1].metric("κ of H at the solution", kappa_text(condition_at(problem, solution.x[-1])),
+                        help=f"at the last iterate of {METHODS[solution.method].label}, the converged run with the lowest f")
+    else:
+        facts[1].metric("κ of H at the solution", "no run converged")
+    if constants is not None:
+        facts[2].metric("f is quadratic", "yes, H constant")
+        facts[3].metric("eigenvalues of H", ", ".join(f"{v:.4g}" for v in constants.eigenvalues))
+        if not constants.positive_definite:
+            st.warning(md_escape(constants.reason[0].upper() + constants.reason[1:]) + ": the quadratic rates do not apply.")
+    else:
+        facts[2].metric("f is quadratic", "no")
+        facts[3].metric("textbook rates", "local only")
+        st.info("f is not quadratic: H changes with x, so the quadratic rates (Kantorovich, max|1 − ηλ|) do not apply as "
+                "numbers here. Newton's quadratic order still applies near a non-degenerate minimum.", icon=":material/info:")
 
-st.subheader("Textbook, beside the measurement", anchor=False)
-for method, trace in traces.items():
-    p = predictions[method]
-    with st.container(border=True):
-        show_prediction(p, observed[method], trace, constants, verdict(p, observed[method], trace),
-                        observed_value(observed[method], p.quantity, trace))
+    st.subheader("Measured", anchor=False)
+    rows = []
+    for method, trace in traces.items():
+        rates = observed[method]
+        at_end = condition_at(problem, trace.x[-1]) if np.isfinite(trace.x[-1]).all() else None
+        rows.append({"method": method, "outcome": status_text(trace), "steps": trace.iterations,
+                     "f_rate": rates.f_rate, "grad_rate": rates.grad_rate, "x_rate": rates.x_rate,
+                     "order": rates.order, "order_of": rates.order_error,
+                     "kappa_end": at_end if at_end is not None and math.isfinite(at_end) else math.nan})
+    measured = pd.DataFrame(rows)
+    st.dataframe(measured, hide_index=True, key="theory_measured", column_config={
+        "method": st.column_config.TextColumn("method", width="small"),
+        "outcome": st.column_config.TextColumn("outcome", width="medium"),
+        "steps": st.column_config.NumberColumn("steps", format="%d", width="small"),
+        "f_rate": st.column_config.NumberColumn("rate of f − f*", format="%.6g", width="small",
+                                                help="geometric mean of (f_{k+1} − f*)/(f_k − f*) over the last half of "
+                                                     "the resolved steps"),
+        "grad_rate": st.column_config.NumberColumn("rate of ‖g‖", format="%.6g", width="small",
+                                                   help="geometric mean of ‖g_{k+1}‖/‖g_k‖ over the last half of the resolved steps"),
+        "x_rate": st.column_config.NumberColumn("rate of ‖x − x*‖", format="%.6g", width="small",
+                                                help="only where x* is known: a quadratic, or a converged run whose H has settled"),
+        "order": st.column_config.NumberColumn("order", format="%.3g", width="small",
+                                               help="log-log slope: log e_{k+1} against log e_k over the last steps"),
+        "order_of": st.column_config.TextColumn("order of", width="small", help="the error the order was measured on"),
+        "kappa_end": st.column_config.NumberColumn("κ at x_K", format="%.4g", width="small"),
+    })
+    notes = []
+    for method, rates in observed.items():
+        text = f"**{md_escape(METHODS[method].short_label)}**: f* = {rates.f_star:.6g} ({md_escape(rates.f_star_source)})"
+        if not math.isfinite(rates.order):
+            text += f"; order not measured: {md_escape(rates.order_note)}"
+        notes.append(text)
+    st.caption("  \n".join(notes))
+
+    st.subheader("What each method paid", anchor=False)
+    st.caption("Seed 001 asks what the Newton correction costs: *“the cost of inverting a d×d matrix”*. Here it is "
+               f"counted on your f (n = {problem.n}): evaluations of f, g and H, and linear solves (Newton's H d = −g, "
+               "or an eigendecomposition of H), in total and per step, with each run's time.")
+    costs = [cost_of(trace) for trace in traces.values()]
+    st.dataframe(pd.DataFrame([{"method": c.method, "steps": c.steps, "f": c.nfev, "g": c.ngev, "H": c.nhev,
+                                "solves": c.nsolve, "per step": c.per_step_text, "seconds": c.seconds} for c in costs]),
+                 hide_index=True, key="theory_cost", column_config={
+                     "steps": st.column_config.NumberColumn("steps", format="%d", width="small"),
+                     "f": st.column_config.NumberColumn("f evaluations", format="%d", width="small"),
+                     "g": st.column_config.NumberColumn("g evaluations", format="%d", width="small"),
+                     "H": st.column_config.NumberColumn("H evaluations", format="%d", width="small",
+                                                        help=f"each one is n(n+1)/2 = {problem.n * (problem.n + 1) // 2} "
+                                                             "second derivatives"),
+                     "solves": st.column_config.NumberColumn("solves", format="%d", width="small",
+                                                             help="n x n linear solves or eigendecompositions: O(n³) each"),
+                     "per step": st.column_config.TextColumn("per step", width="medium"),
+                     "seconds": st.column_config.NumberColumn("seconds", format="%.3g", width="small",
+                                                              help="wall time of the run on this server"),
+                 })
+
+    st.subheader("Textbook, beside the measurement", anchor=False)
+    for method, trace in traces.items():
+        p = predictions[method]
+        with st.container(border=True):
+            show_prediction(p, observed[method], trace, constants, verdict(p, observed[method], trace),
+                            observed_value(observed[method], p.quantity, trace))
+    per_step(problem, traces, observed, predictions)
 
 
 @st.fragment
-def per_step() -> None:
-    # Switching the quantity or the iterate reruns only this part.
+def per_step(problem: Problem, traces: dict[str, Trace], observed: dict[str, ObservedRates],
+             predictions: dict[str, Prediction]) -> None:
+    # Switching the quantity or the iterate reruns only this part, with the arguments of the last full run.
     choice = st.radio("Ratio per step of", list(RATIO_FIELDS), horizontal=True, key="theory_ratio")
     st.altair_chart(ratio_chart(observed, predictions, choice), width="stretch")
     st.subheader("Where the rates come from, at one iterate", anchor=False)
@@ -150,9 +155,8 @@ def per_step() -> None:
         local = comparison.local
         st.markdown(f"**κ of H at x_{k}**: `{'∞' if math.isinf(local.condition) else f'{local.condition:.6g}'}` "
                     f"({md_escape(local.definiteness)})")
-        if local.definiteness == "positive definite" and math.isfinite(local.condition):
-            kappa = local.condition
-            st.latex(rf"\text{{locally: }}\left(\frac{{\kappa-1}}{{\kappa+1}}\right)^2 = {((kappa - 1) / (kappa + 1)) ** 2:.6g}")
+        if local.steepest_descent_bound is not None:
+            st.latex(rf"\text{{locally: }}\left(\frac{{\kappa-1}}{{\kappa+1}}\right)^2 = {local.steepest_descent_bound:.6g}")
             st.caption("Exact steps on the quadratic model at this iterate would shrink f − f* by at most this factor; "
                        "on a non-quadratic f it only describes the model, not the run.")
         st.markdown("Newton minimises the whole model, so on a quadratic (model = f) it lands on x* at once; "
@@ -160,4 +164,4 @@ def per_step() -> None:
                     "orthogonal to the last, and the error shrinks by a fixed factor per step (linear).")
 
 
-per_step()
+theory_page()

@@ -15,6 +15,7 @@ import numpy as np
 import pandas as pd
 
 from core import METHODS, Problem, Trace
+from core.analysis import local_analysis
 
 from .frames import convergence_frame, long_iterates, thinned
 
@@ -147,13 +148,11 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
                                                 alt.Tooltip("f:Q", format=".6g")]).add_params(selection)
     models = []
     for _, row in _current_points(iterates, k).iterrows():
-        xk = np.array([row["x"]])
         try:
-            g, h = problem.gradient(xk)[0], problem.hessian(xk)[0, 0]
-        except ArithmeticError:
+            local = local_analysis(problem, np.array([row["x"]]))
+        except (ArithmeticError, np.linalg.LinAlgError):
             continue
-        models.append(pd.DataFrame({"method": row["method"], "x": t,
-                                    "f": row["f"] + g * (t - xk[0]) + 0.5 * h * (t - xk[0]) ** 2}))
+        models.append(pd.DataFrame({"method": row["method"], "x": t, "f": local.model(t[:, None])}))
     layers = [base, points]
     if models:
         layers.append(alt.Chart(pd.concat(models)).mark_line(strokeDash=[6, 4], clip=True).encode(

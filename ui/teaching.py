@@ -14,7 +14,7 @@ import pandas as pd
 import streamlit as st
 
 from core import METHODS, EvaluationError, Problem, Trace
-from core.one_d import StepComparison, compare_steps
+from core.one_d import StepComparison, compare_steps, second_derivatives
 from core.predictions import Prediction
 from core.quadratic import QuadraticConstants
 from core.sweep import OUTCOMES, RateMark, Sweep
@@ -341,13 +341,7 @@ def trace_table(problem, trace: Trace, rows: slice = slice(None)) -> pd.DataFram
     f'' is evaluated for the rows shown, not for a whole 20,000-step run)."""
     ks = np.arange(len(trace.f))[rows]
     x = trace.x[rows, 0]
-    second = np.full(len(x), np.nan)
-    for i, value in enumerate(x):
-        if math.isfinite(value):
-            try:
-                second[i] = problem.hessian(trace.x[ks[i]])[0, 0]
-            except ArithmeticError:
-                pass
+    second = second_derivatives(problem, trace, rows)
     with np.errstate(all="ignore"):
         inverse = np.where(second != 0, 1.0 / second, np.nan)
     return pd.DataFrame({"k": ks, "x_k": x, "f(x_k)": trace.f[rows], "f'(x_k)": trace.grad[rows, 0],
