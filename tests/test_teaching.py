@@ -440,3 +440,41 @@ def test_cost_counts_what_each_method_paid():
     assert newton.per_step_text == "2 f, 2 g, 1 H, 1 solve"
     gd = cost_of(run(p, [15, 15], "gd", Options(lr=0.1, max_iter=10)))
     assert gd.per_step_text == "1.1 f, 1.1 g"  # 11 evaluations (x_0..x_10) over 10 steps
+
+
+def test_the_second_order_model_at_a_point_by_hand():
+    from core.analysis import local_analysis
+    # 4x^2 + y^2 at (15, 15): f = 1125, g = (120, 30), H = diag(8, 2). The model is f itself:
+    # at the origin 1125 - (120*15 + 30*15) + (8*225 + 2*225)/2 = 0; at the tangent point
+    # (-9/13, 144/13) of seed 000, 4*81/169 + 144^2/169 = 21060/169.
+    local = local_analysis(build_problem(QUAD), np.array([15.0, 15.0]))
+    np.testing.assert_allclose(local.model(np.array([[0.0, 0.0], [-9 / 13, 144 / 13]])), [0.0, 21060 / 169],
+                               rtol=1e-13, atol=1e-12)
+    assert local.steepest_descent_bound == pytest.approx(0.36, rel=1e-15)  # kappa = 4: (3/5)^2
+    # x^4 at 1: f = 1, g = 4, H = 12: m(0) = 1 - 4 + 6 = 3, m(2) = 1 + 4 + 6 = 11 (f(2) = 16).
+    quartic = local_analysis(build_problem("x^4"), np.array([1.0]))
+    assert quartic.model(np.array([[0.0], [2.0]])).tolist() == [3.0, 11.0]
+    assert quartic.steepest_descent_bound == 0.0  # one variable: kappa = 1
+    assert local_analysis(build_problem("x^2 - y^2"), np.array([1.0, 1.0])).steepest_descent_bound is None
+
+
+def test_second_derivatives_per_iterate_only_for_the_rows_asked():
+    from core.one_d import second_derivatives
+    problem = build_problem("x^4")
+    trace = run(problem, [1.0], "gd-optimal", Options(max_iter=30))
+    rows = slice(2, 6)
+    np.testing.assert_allclose(second_derivatives(problem, trace, rows), 12 * trace.x[rows, 0] ** 2, rtol=1e-15)
+    # f'' is not defined at 0 for |x|^(3/2): nan there, a number elsewhere
+    kink = build_problem("abs(x)^(3/2)")
+    kinked = run(kink, [0.0], "gd", Options(max_iter=1))
+    assert np.isnan(second_derivatives(kink, kinked)[0])
+
+
+def test_every_method_carries_its_prediction():
+    from core import METHODS
+    from core.theory import predict
+    problem = build_problem(QUAD)
+    for method in METHODS.values():
+        prediction = predict(problem, run(problem, [15, 15], method.id, Options(lr=0.05, max_iter=500)))
+        assert prediction.method == method.id
+        assert prediction.applies or prediction.reason  # a number, or why there is none
