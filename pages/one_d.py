@@ -50,8 +50,9 @@ def one_d_page() -> None:
     facts = st.columns(3)
     facts[0].metric("steps: GD optimal η / Newton", f"{gd.iterations} / {newton.iterations}")
     facts[1].metric("max over k of ‖x_k(GD) − x_k(Newton)‖", f"{same.max_difference:.3g}")
-    facts[2].metric("the two traces", "identical (to rounding)" if same.identical else
-                    ("same length, different iterates" if same.same_length else "different"))
+    facts[2].metric("the two traces", "identical" if same.identical else "same length" if same.same_length else "different",
+                    help="identical: the same iterates to rounding (relative difference ≤ 1e-12); same length: as many "
+                         "steps, different iterates")
     lesson(problem, traces, same.identical)
 
 

@@ -155,7 +155,7 @@ def test_theory_page_default_numbers():
     assert measured.loc["newton", "steps"] == 1
     assert measured.loc["gd-optimal", "order"] == pytest.approx(1.0, abs=0.15)
     labels = [(m.label, m.value) for m in at.metric]
-    assert ("textbook (per step on f − f*)", "0.36 (bound)") in labels
+    assert ("textbook (per step on f − f*)", "≤ 0.36") in labels
     assert ("textbook (per step on ‖x − x*‖)", "0.8") in labels
     assert ("textbook (steps)", "1") in labels
     badges = "\n".join(texts(at).splitlines() + [str(b.proto) for b in at.get("badge")])
@@ -217,7 +217,7 @@ def test_one_d_page_x4_traces_are_identical():
     steps = gd["η_k"].to_numpy(dtype=float)[:-1]
     np.testing.assert_allclose(steps, gd["1/f''(x_k)"].to_numpy(dtype=float)[:-1], rtol=1e-13)  # η = 1/f''
     shown = metrics(at)
-    assert shown["the two traces"] == "identical (to rounding)"
+    assert shown["the two traces"] == "identical"
     assert shown["steps: GD optimal η / Newton"] == "17 / 17"
     latex = "\n".join(element.value for element in at.latex)
     assert "\\frac{1}{12} = 0.0833333" in latex
@@ -233,7 +233,7 @@ def test_one_d_page_two_variables_shows_why_it_differs():
 
 def test_one_d_page_two_variables_on_an_eigenvector_coincides():
     at = open_page("pages/one_d.py", x0="15,0")
-    assert metrics(at)["the two traces"] == "identical (to rounding)"
+    assert metrics(at)["the two traces"] == "identical"
     assert any("eigenvector" in s.value for s in at.success)
 
 

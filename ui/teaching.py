@@ -256,7 +256,8 @@ def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace, consta
             unit = {"f_rate": "per step on f − f*", "x_rate": "per step on ‖x − x*‖", "order": "order",
                     "steps": "steps"}[p.quantity]
             a, b = st.columns(2)
-            a.metric(f"textbook ({unit})", f"{p.value:.6g}" + (" (bound)" if p.kind == "bound" else ""))
+            a.metric(f"textbook ({unit})", ("≤ " if p.kind == "bound" else "") + f"{p.value:.6g}",
+                     help="an upper bound: the measurement should not exceed it" if p.kind == "bound" else None)
             b.metric(f"measured ({unit})", "—" if not math.isfinite(measured) else f"{measured:.6g}")
             good = verdict_text.startswith(("matches", "consistent"))
             st.badge(verdict_text, color="green" if good else "orange",
