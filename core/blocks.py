@@ -162,6 +162,9 @@ class Rule:
 
     needs_hessian: bool = False
     memoryless: bool = True  # the step depends on x alone: once x + step == x, x never moves again
+    # How the rule's own arithmetic per step grows with n: 1 for vectors, 2 for an n x n matrix
+    # times a vector, 3 for a solve or an eigendecomposition (evaluating H is n^2 on its own).
+    work_power: int = 1
     options: tuple[str, ...] = ()
     fields: dict[str, Field] = {}
 

@@ -59,6 +59,7 @@ class NewtonDirection(Rule):
     """d solves H d = -g."""
 
     needs_hessian = True
+    work_power = 3
 
     def propose(self, at: Batch, state: State, work: Work) -> Proposal:
         direction, stops = newton_solve(at.hessian, at.g, work, np.arange(at.size))
@@ -70,6 +71,7 @@ class SaddleFreeNewton(Rule):
     -|H|^-1 g, H's eigenvalues replaced by their absolute values (floored at 1e-8 max|lambda|)."""
 
     needs_hessian = True
+    work_power = 3
     NEWTON, NOT_DEFINITE, ILL_CONDITIONED = 0, 1, 2
     fields = {"direction_kind": Field(int, "which direction was taken",
                                       ("Newton direction", "fallback |H|: H not positive definite",
@@ -181,6 +183,7 @@ class _Memory(Rule):
 class InverseBFGS(_Memory):
     """d = -B_k g_k, B_k the BFGS estimate of H^-1 (scaled I at first, Nocedal & Wright 6.20)."""
 
+    work_power = 2  # B is a dense n x n matrix: B g and its update are n^2
     INITIAL, UPDATED, SKIPPED, RESET = 0, 1, 2, 3
     fields = {"update": Field(int, "what happened to the estimate B",
                               ("initial B = I", "B updated", "update skipped (s'y <= 0)", "reset B = I"))}

@@ -44,6 +44,11 @@ class Method:
         return self.direction.needs_hessian or self.step.needs_hessian
 
     @property
+    def work_power(self) -> int:
+        """p in the O(n^p) growth of one step's work: evaluating H alone is n^2 entries."""
+        return max(self.direction.work_power, self.step.work_power, 2 if self.needs_hessian else 1)
+
+    @property
     def memoryless(self) -> bool:
         """The step depends on x alone (no state carried between steps): once x + step == x,
         every later step is the same and x never moves again."""

@@ -403,6 +403,7 @@ class TrustRegion(Rule):
 
     needs_hessian = True
     memoryless = False
+    work_power = 3  # an eigendecomposition of H per step
     options = ("radius", "c1")  # c1: the precision-limit rule's decrease of ||g||
     fields = {"radius": Field(float, "trust radius Δ the accepted step was solved for"),
               "ratio": Field(float, "actual / predicted decrease of f"),

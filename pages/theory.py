@@ -10,12 +10,14 @@ from core import METHODS, EvaluationError, Problem, Trace, best_value
 from core.analysis import local_analysis
 from core.quadratic import quadratic_constants
 from core.predictions import Prediction
+from core.growth import EXTRAPOLATED_SIZES, FAMILIES, GROWTH_SIZES, fit_growth, hessian_bytes
 from core.theory import ObservedRates, cost_of, observed_rates, observed_value, predict, verdict
-from ui.compute import run_methods
+from ui.compute import measure_growths, run_methods
 from ui.latex import show_formula
 from ui.panels import iterate_picker, status_text
 from ui.sidebar import require_ready
-from ui.teaching import RATIO_FIELDS, expansion_at, ratio_chart, show_prediction, taylor_derivation
+from ui.teaching import (RATIO_FIELDS, expansion_at, growth_chart, growth_table, ratio_chart, show_prediction,
+                         taylor_derivation)
 from ui.text import md_escape
 
 
@@ -122,6 +124,8 @@ def theory_page() -> None:
                                                               help="wall time of the run on this server"),
                  })
 
+    cost_growth(setup.methods)
+
     st.subheader("Textbook, beside the measurement", anchor=False)
     for method, trace in traces.items():
         p = predictions[method]
@@ -129,6 +133,46 @@ def theory_page() -> None:
             show_prediction(p, observed[method], trace, constants, verdict(p, observed[method], trace),
                             observed_value(observed[method], p.quantity, trace))
     per_step(problem, traces, observed, predictions)
+
+
+def measure_growth_now(methods: tuple[str, ...]) -> None:
+    """The button's callback: measure the family chosen now (a click may come with a new choice)."""
+    st.session_state["growth_measured"] = (st.session_state["growth_family"], methods)
+
+
+@st.fragment
+def cost_growth(methods: tuple[str, ...]) -> None:
+    # Choosing a family or measuring reruns only this part.
+    st.subheader("How the cost of a step grows with n", anchor=False)
+    st.caption("Newton pays for H (n² second derivatives) and a solve (≈ n³/3 operations) at every step; a gradient "
+               "step touches n numbers. On a family of functions, one for every n, each chosen method is timed for "
+               "n = 2..20 (CPU time per step, the least of 3 runs); the dashed lines are each method's model "
+               "a + b·nᵖ fitted to those points and **extrapolated** to sizes no page here can run.")
+    family = st.radio("Family", list(FAMILIES), format_func=lambda f: FAMILIES[f].label, key="growth_family",
+                      horizontal=True)
+    st.button("Measure for n = " + ", ".join(map(str, GROWTH_SIZES)), key="growth_measure", icon=":material/timer:",
+              on_click=measure_growth_now, args=(methods,))
+    if st.session_state.get("growth_measured") != (family, methods):
+        st.caption("Differentiating the family takes a few seconds the first time on this server; then it is cached.")
+        return
+    with st.spinner("Differentiating the family and timing every method…"):
+        points = measure_growths(family, methods)
+    models = fit_growth(points)
+    if not models:
+        st.warning("No run made a step within the time budget: nothing to show.")
+        return
+    st.altair_chart(growth_chart(points, models), width="stretch")
+    table = growth_table(points, models)
+    seconds = {c: st.column_config.NumberColumn(c, format="%.3g") for c in table.columns if c.startswith(("measured", "model"))}
+    st.dataframe(table, hide_index=True, key="growth_table", column_config={
+        **seconds, "p": st.column_config.TextColumn("grows as", width="small"),
+        "1 s per step at n ≈": st.column_config.NumberColumn("1 s per step at n ≈", format="%.3g")})
+    st.caption(f"Seconds per step. Powers p come from each method's blocks (1: vectors only; 2: H or a dense n×n matrix; "
+               f"3: a solve or an eigendecomposition). At n = {EXTRAPOLATED_SIZES[2]:,} an n×n H alone takes "
+               f"{hessian_bytes(EXTRAPOLATED_SIZES[2]) / 2 ** 30:.2g} GiB; at n = {EXTRAPOLATED_SIZES[-1]:,}, "
+               f"{hessian_bytes(EXTRAPOLATED_SIZES[-1]) / 2 ** 40:.2g} TiB: there only methods that never form H "
+               "(gradient descent, momentum, CG, L-BFGS) remain. Measured on this server at small n, where a step "
+               "costs mostly fixed overhead: the fitted b, and so the extrapolation, is rough.")
 
 
 @st.fragment

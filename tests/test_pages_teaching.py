@@ -196,6 +196,23 @@ def test_theory_page_measured_at_step_k_shows_the_picked_methods_ratios():
     assert shown == ["- f − f*: ratio `0.36`"], shown  # gd with η = 0.2: (1 − 0.2·8)² = 0.36 along x
 
 
+def test_theory_page_measures_how_a_step_grows_with_n():
+    """Nothing is measured until asked; then every chosen method has a point at each n and a model
+    whose power comes from the method (gd O(n), bfgs O(n^2), newton O(n^3))."""
+    at = open_page("pages/theory.py", methods="gd,bfgs,newton", lr="0.001")
+    assert not any("grows as" in frame.value.columns for frame in at.dataframe)
+    at.radio(key="growth_family").set_value("logcosh")
+    at.button(key="growth_measure").click().run(timeout=180)
+    assert not at.exception, [e.message for e in at.exception]
+    table = frame_with(at, "p").set_index("method")
+    assert table["p"].to_dict() == {"gd": "O(n^1)", "bfgs": "O(n^2)", "newton": "O(n^3)"}
+    model = [c for c in table.columns if c.startswith("model at n = ")]
+    assert len(model) == 4 and (table[model].to_numpy() > 0).all()
+    assert (table["measured at n = 20"] > 0).all()
+    newton, gd = table.loc["newton"], table.loc["gd"]
+    assert newton["1 s per step at n ≈"] < gd["1 s per step at n ≈"]  # n^3 reaches a second first
+
+
 def test_theory_page_indefinite_quadratic_says_so():
     at = open_page("pages/theory.py", f="x^2 - y^2", x0="1,1", methods="gd,gd-optimal,newton")
     assert any("indefinite" in w.value for w in at.warning)

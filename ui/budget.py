@@ -16,6 +16,7 @@ from __future__ import annotations
 # a page with both (Learning rate) stays under 3 CPU-s with compile and views on a busy machine.
 RUNS_BUDGET_S = 0.8  # all method runs of one page run, shared among the methods
 SWEEP_BUDGET_S = 0.8  # all runs of one learning-rate sweep
+GROWTH_BUDGET_S = 1.2  # all runs of one "cost vs n" measurement (asked for by a button; cached server-wide)
 WALL_FACTOR = 4.0  # ... and at most this many times as long in wall time, on a starved machine
 TABLE_ROWS = 100  # rows of an iteration table sent at once (the window follows the selected k)
 CHART_POINTS = 400  # iterates per method drawn in a chart; longer traces are thinned

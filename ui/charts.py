@@ -35,7 +35,7 @@ def method_color(method: str) -> str:
 
 SELECTION = "pick_method"
 # Under the plot, not beside it: on a phone a side legend takes a third of the width.
-_LEGEND = alt.Legend(orient="bottom", direction="horizontal", columns=4)
+LEGEND = alt.Legend(orient="bottom", direction="horizontal", columns=4)
 
 
 def legend_selection(highlight: Sequence[str] = (), legend: bool = True) -> alt.Parameter:
@@ -110,7 +110,7 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
         detail="line:N", order="i:Q")
     iterates = long_iterates(traces, k).rename(columns={"x0": "x", "x1": "y"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["y"])]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=_LEGEND)
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=LEGEND)
     tooltip = ["method", "k", alt.Tooltip("x:Q", format=".6g", title=names[0]),
                alt.Tooltip("y:Q", format=".6g", title=names[1]), alt.Tooltip("f:Q", format=".6g")]
     paths = alt.Chart(iterates).mark_line(point=alt.OverlayMarkDef(size=28), clip=True, strokeWidth=1.8).encode(
@@ -137,7 +137,7 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
     y_scale = alt.Scale(domain=[y_lo - pad, y_hi + pad], nice=False)
     x_scale = alt.Scale(domain=list(box), nice=False)
     name = problem.variable_names[0]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=_LEGEND)
+    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=LEGEND)
     base = alt.Chart(curve).mark_line(color="#888888", strokeWidth=2, clip=True).encode(
         x=alt.X("x:Q", scale=x_scale, title=name), y=alt.Y("f:Q", scale=y_scale, title="f"))
     iterates = long_iterates(traces, k).rename(columns={"x0": "x"})
@@ -176,7 +176,7 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, select
     frame = convergence_frame(traces, k)
     frame = frame[frame["quantity"] == quantity]
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method",
-                      legend=_LEGEND if legend else None)
+                      legend=LEGEND if legend else None)
     chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=16)).encode(
         x=alt.X("k:Q", title="iteration k"),
         y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=quantity),

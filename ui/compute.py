@@ -29,10 +29,11 @@ from core.isolation import warm_up
 from core.parsing import normalise
 from core.problem import ServerBusy
 from core.run import RunCancelled
+from core.growth import FAMILIES, GrowthPoint, measure_growth
 from core.sweep import Sweep, sweep_learning_rates
 
-from .budget import (PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES, TRACE_CACHE_BYTES,
-                     WALL_FACTOR)
+from .budget import (GROWTH_BUDGET_S, PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES,
+                     TRACE_CACHE_BYTES, WALL_FACTOR)
 
 warm_up()  # the first function typed should not wait for a worker to import sympy
 
@@ -189,6 +190,27 @@ def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method:
         raise  # pragma: no cover - st.stop raises
 
 
+@st.cache_data(max_entries=64, show_spinner=False)
+def growth_points(family: str, method: str, budget_s: float) -> list[GrowthPoint]:
+    """One method's seconds per step on a family for n = 2..20 (core.growth.measure_growth),
+    cached server-wide: the same family and method cost the same for every visitor."""
+    def build(text: str) -> Problem:
+        problem, error = load_problem(text)
+        if problem is None:
+            raise ParseError(error)
+        return problem
+    try:
+        return measure_growth(build, FAMILIES[family], [method], budget_s, should_stop=between_steps())
+    except RunCancelled:
+        st.stop()
+        raise  # pragma: no cover - st.stop raises
+
+
+def measure_growths(family: str, methods: tuple[str, ...]) -> list[GrowthPoint]:
+    """Every method's points; the methods share GROWTH_BUDGET_S."""
+    return [point for method in methods for point in growth_points(family, method, GROWTH_BUDGET_S / len(methods))]
+
+
 def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     """A message when the start point does not fit the function, else None."""
     if len(x0) != problem.n:
@@ -198,5 +220,5 @@ def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     return None
 
 
-__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "visitor_gone", "between_steps",
+__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "visitor_gone", "between_steps", "measure_growths",
            "ByteBoundedCache", "OptionsError"]

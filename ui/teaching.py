@@ -14,13 +14,15 @@ import pandas as pd
 import streamlit as st
 
 from core import METHODS, EvaluationError, Problem, Trace
+from core.growth import (EXTRAPOLATED_SIZES, GROWTH_SIZES, MEMORY_BYTES, GrowthModel, GrowthPoint,
+                         largest_practical_n)
 from core.one_d import StepComparison, compare_steps, second_derivatives
 from core.predictions import Prediction
 from core.quadratic import QuadraticConstants
 from core.sweep import OUTCOMES, RateMark, Sweep
 from core.theory import ObservedRates
 
-from .charts import method_color_scale
+from .charts import LEGEND, method_color_scale
 from .frames import thinned
 from .latex import matrix_latex, number_latex, vector_latex
 from .text import md_escape
@@ -347,3 +349,56 @@ def trace_table(problem, trace: Trace, rows: slice = slice(None)) -> pd.DataFram
         inverse = np.where(second != 0, 1.0 / second, np.nan)
     return pd.DataFrame({"k": ks, "x_k": x, "f(x_k)": trace.f[rows], "f'(x_k)": trace.grad[rows, 0],
                          "f''(x_k)": second, "η_k": trace.step_size[rows], "1/f''(x_k)": inverse})
+
+
+# --------------------------------------------------------------------------------------------
+# How the cost of a step grows with n
+# --------------------------------------------------------------------------------------------
+
+_MODEL_N = np.geomspace(GROWTH_SIZES[0], EXTRAPOLATED_SIZES[-1], 48)
+
+
+def growth_frames(points: Sequence[GrowthPoint], models: Mapping[str, GrowthModel]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(measured points, model curves) for the chart: seconds per step against n."""
+    measured = pd.DataFrame([{"method": p.method, "n": p.n, "seconds": p.seconds_per_step, "steps": p.steps}
+                             for p in points])
+    curves = pd.DataFrame([{"method": m, "n": float(n), "seconds": model.seconds(n), "p": model.power}
+                           for m, model in models.items() for n in _MODEL_N])
+    return measured, curves
+
+
+def growth_chart(points: Sequence[GrowthPoint], models: Mapping[str, GrowthModel]) -> alt.Chart:
+    """Log-log: measured seconds per step (dots, n = 2..20) and each method's model a + b·nᵖ
+    (dashed, extrapolated), with the n at which one n x n matrix of float64 passes MEMORY_BYTES."""
+    measured, curves = growth_frames(points, models)
+    methods = list(models)
+    color = alt.Color("method:N", scale=method_color_scale(methods), title="method", legend=LEGEND)
+    x = alt.X("n:Q", scale=alt.Scale(type="log", domain=[GROWTH_SIZES[0], EXTRAPOLATED_SIZES[-1]]),
+              title="n, log scale (beyond 20: the model)", axis=alt.Axis(format="~s", grid=False))
+    y = alt.Y("seconds:Q", scale=alt.Scale(type="log"), title="seconds per step, log scale",
+              axis=alt.Axis(format=".0e"))
+    model_lines = alt.Chart(curves).mark_line(strokeDash=[6, 4], clip=True).encode(
+        x=x, y=y, color=color, tooltip=["method", alt.Tooltip("n:Q", format=",.0f"), alt.Tooltip("seconds:Q", format=".3g"),
+                                        alt.Tooltip("p:Q", title="power p")])
+    dots = alt.Chart(measured).mark_circle(size=60).encode(
+        x=x, y=y, color=color, tooltip=["method", "n", alt.Tooltip("seconds:Q", format=".3g"), "steps"])
+    memory_n = math.sqrt(MEMORY_BYTES / 8)
+    wall = pd.DataFrame({"n": [memory_n], "label": [f"H > {MEMORY_BYTES / 2 ** 30:g} GiB"]})
+    rule = alt.Chart(wall).mark_rule(color="#888888", strokeDash=[2, 2]).encode(x="n:Q")
+    text = alt.Chart(wall).mark_text(align="right", dx=-4, color="#888888", baseline="top").encode(
+        x="n:Q", y=alt.value(4), text="label:N")
+    return alt.layer(model_lines, dots, rule, text).properties(height=380)
+
+
+def growth_table(points: Sequence[GrowthPoint], models: Mapping[str, GrowthModel]) -> pd.DataFrame:
+    """Per method: its power p, what one step cost at the largest n measured, the model's seconds
+    per step at the extrapolated sizes, and the n at which one step would take a second."""
+    rows = []
+    for method, model in models.items():
+        mine = [p for p in points if p.method == method]
+        largest = max(mine, key=lambda p: p.n)
+        row = {"method": method, "p": f"O(n^{model.power})", f"measured at n = {largest.n}": largest.seconds_per_step}
+        row.update({f"model at n = {n:,}": model.seconds(n) for n in EXTRAPOLATED_SIZES[:-1]})
+        row["1 s per step at n ≈"] = largest_practical_n(model)
+        rows.append(row)
+    return pd.DataFrame(rows)
