@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .blocks import EPS, Batch, Field, Proposal, Rule, State, Stops, Work
-from .linalg import MAX_CONDITION
+from .linalg import MAX_CONDITION, SINGULAR_TO_ROUNDING
 from .options import Options
 
 
@@ -40,8 +40,11 @@ def newton_solve(hessian: np.ndarray, g: np.ndarray, work: Work, local: np.ndarr
     work.solved(local)
     stops: Stops = {}
     for i in np.flatnonzero(~(solvable & np.isfinite(direction).all(axis=1))):
-        if singular_values[i, -1] == 0:
-            stops[int(i)] = ("singular_hessian", "the Hessian is singular here: H d = -g has no unique solution")
+        # singular to rounding: an exactly singular H (e.g. of (x + y)^2) comes out of the SVD
+        # with its least singular value 0 or a few eps of the largest, as rounding falls
+        if not singular_values[i, -1] > SINGULAR_TO_ROUNDING * n * EPS * singular_values[i, 0]:
+            stops[int(i)] = ("singular_hessian", "the Hessian is singular here, to rounding (its least singular value "
+                                                 "is below 8n eps times its largest): H d = -g has no unique solution")
         else:
             stops[int(i)] = ("singular_hessian", f"the Hessian is numerically singular here (condition number "
                                                  f"{condition[i]:.2e} > {MAX_CONDITION:.0e})")

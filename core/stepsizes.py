@@ -8,7 +8,9 @@ counted evaluations.
 The precision-limit rule, shared by every search: where f(x + ηd) and f(x) are equal to f's
 rounding, f cannot judge the step (near a minimum the decrease falls below the last digit of f,
 and a constant added to f moves that digit), so such a trial is judged by the gradient instead:
-accepted when ||g|| decreases by the factor 1 - c1 (``by_gradient``).
+accepted when ||g|| decreases by the factor 1 - c1 (``by_gradient``). The exact line search asks
+of a step only that φ'(η) = g(x + ηd)'d vanish, so it judges a level trial by φ' alone: accepted
+when |φ'(η)| <= LEVEL_SLOPE |φ'(0)| (steepest descent zig-zags, so ||g|| may rise on an exact step).
 """
 
 from __future__ import annotations
@@ -25,6 +27,9 @@ from .directions import _dot, model_curvature
 # terms loses a few ulps of its largest term, so a few dozen eps, not one.
 F_ROUNDING = 64 * EPS
 EXACT_SLOPE = 1e-8  # the exact line search stops when |phi'(eta)| <= this * |phi'(0)|
+# where f is level, the exact search takes its trial of least |phi'| if this far down from phi'(0)
+# (EXACT_SLOPE asks more than phi' can give: its rounding is that of g, not of g'd)
+LEVEL_SLOPE = 0.1  # the curvature constant c2 of a strong Wolfe search for CG (Nocedal & Wright)
 EXACT_EVALUATIONS = 40  # ... or after this many trials (then the best trial that decreased f)
 WOLFE_EVALUATIONS = 40
 MAX_STEP_GROWTH = 1e10  # an exact or Wolfe search never looks beyond this times its first trial
@@ -46,11 +51,12 @@ def _search_note(info: dict[str, Any]) -> str:
     return "; accepted on ||g|| (f's change is below its rounding)" if info.get("by_gradient") else ""
 
 
-def _failure(f: float, grad_norm: float, unresolved: bool, what: str) -> tuple[str, str]:
+def _failure(f: float, grad_norm: float, unresolved: bool, what: str,
+             judged: str = "no shorter step reduced ||g||") -> tuple[str, str]:
     if unresolved:
         return ("precision_limit",
                 f"f cannot resolve a further decrease here (its changes along the step are below its rounding, "
-                f"|f| = {abs(f):.6g}) and no shorter step reduced ||g||: the precision limit is reached at "
+                f"|f| = {abs(f):.6g}) and {judged}: the precision limit is reached at "
                 f"||g|| = {grad_norm:.2g}")
     return "line_search_failed", what
 
@@ -318,7 +324,7 @@ class ExactLineSearch(_RowSearch):
     H: on a quadratic it is exact at once), else the previous step's η scaled as in Nocedal &
     Wright (3.60), or one unit of length along d at the first step (``first="previous"``)."""
 
-    options = ("c1",)  # the precision-limit rule's decrease of ||g||
+    options = ()
     fields = {**_RowSearch.fields, "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
               "slope_ratio": Field(float, "|phi'(eta)| / |phi'(0)| at the step taken")}
 
@@ -348,6 +354,7 @@ class ExactLineSearch(_RowSearch):
         hi = slope_hi = math.nan
         eta, evaluations, unresolved = first, 0, False
         result = None
+        flattest = (math.inf, math.nan, math.nan)  # (|phi'|, eta, f) of the level trials
         while evaluations < EXACT_EVALUATIONS:
             f_eta = line.value(eta)
             evaluations += 1
@@ -355,6 +362,8 @@ class ExactLineSearch(_RowSearch):
             # phi' decides; f only has to be lower, or equal to its rounding (near a minimum the
             # decrease is below f's last digit while phi' is still exact enough to find it)
             level = math.isfinite(f_eta) and within_rounding(f_eta, f0)
+            if level and abs(slope_eta) < flattest[0]:
+                flattest = (abs(slope_eta), eta, f_eta)
             if (f_eta < f0 or level) and abs(slope_eta) <= EXACT_SLOPE * abs(slope):
                 result = {"eta": eta, "f": f_eta, "by_gradient": not f_eta < f0}
                 break
@@ -377,12 +386,13 @@ class ExactLineSearch(_RowSearch):
             eta = trial if lo + 0.01 * width <= trial <= hi - 0.01 * width else lo + 0.5 * width
         if result is None and lo > 0 and f_lo < f0:
             result = {"eta": lo, "f": f_lo}  # the best point of the bracket: f decreased, phi' not yet ~0
-        if result is None and lo > 0 and self.by_gradient(line, at, i, lo, f_lo, work.option("c1")):
-            result = {"eta": lo, "f": f_lo, "by_gradient": True}
+        if result is None and flattest[0] <= LEVEL_SLOPE * abs(slope):
+            result = {"eta": flattest[1], "f": flattest[2], "by_gradient": True}
         if result is None:
             return _failure(f0, float(np.linalg.norm(at.g[i])), unresolved,
                             "the exact line search found no point along d where f decreases"
-                            + (" (f keeps decreasing along the whole line: unbounded below?)" if math.isnan(hi) else ""))
+                            + (" (f keeps decreasing along the whole line: unbounded below?)" if math.isnan(hi) else ""),
+                            f"no trial brought |φ'| below {LEVEL_SLOPE:g} |φ'(0)|")
         taken_slope = float(line.gradients[result["eta"]] @ d) if result["eta"] in line.gradients else math.nan
         result.update(evaluations=evaluations, model_eta=model_eta, slope_ratio=abs(taken_slope / slope))
         if self.first != "model":
@@ -391,7 +401,8 @@ class ExactLineSearch(_RowSearch):
 
     def describe(self, info: dict[str, Any]) -> str:
         model = f"; model η = {info['model_eta']:.6g}" if np.isfinite(info["model_eta"]) else ""
-        return f"exact η in {info['evaluations']} trials (|φ'| ratio {info['slope_ratio']:.1g}){model}" + _search_note(info)
+        level = "; accepted on φ' (f's change is below its rounding)" if info["by_gradient"] else ""
+        return f"exact η in {info['evaluations']} trials (|φ'| ratio {info['slope_ratio']:.1g}){model}{level}"
 
 
 class TrustRegion(Rule):

@@ -196,11 +196,16 @@ def test_a_trust_region_needs_no_fallback_at_a_saddle():
 
 # -- the methods x problems table -------------------------------------------------------------
 
+# a 20-variable PD quadratic short enough to type: H tridiagonal, 2(i + 1) on the diagonal and 1
+# beside it, so its eigenvalues lie in [2, 44] (Gershgorin) and kappa <= 22
+QUADRATIC_20 = " + ".join([f"{i + 1}*x{i}^2" for i in range(1, 21)] + [f"x{i}*x{i + 1}" for i in range(1, 20)]) + " - x1"
 SUITE = {
     "1-D quartic": ("x^4 + x", [2]),
+    "PD quadratic n=1": ("3x^2 - 6x", [5]),
     "PD quadratic n=2": ("4x^2 + y^2", [15, 15]),
     "PD quadratic n=5, kappa 100": (spd_quadratic(5, 7, 100.0)[0], [1, 1, 1, 1, 1]),
     "kappa 1e6": ("x^2 + 1e6 y^2", [1, 1]),
+    "PD quadratic n=20": (QUADRATIC_20, [1] * 20),
     "Rosenbrock": (PROBLEMS["rosenbrock"], [-1.2, 1]),
     "Himmelblau": (PROBLEMS["himmelblau"], [0, 0]),
     "saddle": ("x^2 - y^2", [1, 1]),
@@ -208,38 +213,132 @@ SUITE = {
     "flat asymptote": ("exp(x)", [0]),
     "domain error": ("log(x)", [-1]),
 }
-# (status, stationary point, low, high iterations); "*" = any; written down by hand from the math
-# and checked once against the run: a change in any method's behaviour shows up here.
-C, MAX, DOM = "converged", "max_iter", "domain_error"
+# (status, stationary point, low, high iterations), written down by hand from the math with
+# lr = 0.1 and every other option at its default, then checked against the run: a change in any
+# method's behaviour shows up here. Facts used below, with lambda the eigenvalues of H:
+# * fixed rate 0.1 is stable iff lambda < 20 (gd), < 2(1 + b)/0.1 = 38 (heavy ball, b = 0.9),
+#   < 2(1 + b)/(1 + 2b)/0.1 = 13.6 (Nesterov); H = 48 at x = 2 on the quartic, 43 or so on the
+#   20-variable quadratic, 100 on the kappa-100 one, 2e6 on kappa 1e6, >= 800 in Rosenbrock's
+#   valley; Himmelblau's H at the origin is diag(-42, -26): uphill of a maximum.
+# * "diverged" = f 1e12 times its starting scale: on x^2 - y^2 and -x^2 - y^2 that is |y| ~ 1e6.
+# * exp(x) has no minimum: g and H vanish to the left, a flat region, never a green minimum.
+# * log(x) at -1: not defined at x0, so every method ends at k = 0.
+C, MAX, DIV, DOM, FLAT = "converged", "max_iter", "diverged", "domain_error", "flat"
+NEVER_AT_X0 = {"domain error": (DOM, None, 0, 0)}
 TABLE: dict[str, dict[str, tuple]] = {
-    "gd": {"1-D quartic": (C, "minimum", 5, 60), "PD quadratic n=2": (C, "minimum", 90, 110),
-           # lr 0.1 > 2/lambda_max: diverges where lambda_max > 20 (kappa-100 quadratic, 1e6 y^2, the
-           # valley of Rosenbrock, Himmelblau at the origin); exp(x): g = e^x shrinks as x ~ -log(0.1 k)
-           "PD quadratic n=5, kappa 100": ("diverged", None, 1, 50), "kappa 1e6": ("diverged", None, 1, 5),
-           "Rosenbrock": ("diverged", None, 1, 10), "Himmelblau": ("diverged", None, 1, 20),
-           "saddle": ("diverged", None, 50, 400), "maximum": ("diverged", None, 50, 400),
-           "flat asymptote": (MAX, None, 1000, 1000), "domain error": (DOM, None, 0, 0)},
-    "newton": {"1-D quartic": (C, "minimum", 5, 15), "PD quadratic n=2": (C, "minimum", 1, 1),
-               "PD quadratic n=5, kappa 100": (C, "minimum", 1, 1), "kappa 1e6": (C, "minimum", 1, 1),
+    # x_k - 1 = 0.4^k 4 on 3x^2 - 6x: |g| = 24 (0.4)^k <= 1e-8 at k = 24; on 4x^2 + y^2 the slow
+    # factor is 1 - 0.2 = 0.8: 30 (0.8)^k <= 1e-8 at k = 98; saddle and maximum grow as 1.2^k:
+    # 1.2^k = 1e6 at k = 76; exp(x): x_k ~ -log(0.1 k), so g ~ 10/k = 0.01 at k = 1000
+    "gd": {"1-D quartic": (C, "minimum", 20, 40), "PD quadratic n=1": (C, "minimum", 24, 24),
+           "PD quadratic n=2": (C, "minimum", 98, 98), "PD quadratic n=5, kappa 100": (DIV, None, 1, 50),
+           "kappa 1e6": (DIV, None, 1, 5), "PD quadratic n=20": (DIV, None, 1, 50),
+           "Rosenbrock": (DIV, None, 1, 10), "Himmelblau": (DIV, None, 1, 20),
+           "saddle": (DIV, None, 76, 76), "maximum": (DIV, None, 76, 76),
+           "flat asymptote": (MAX, None, 1000, 1000), **NEVER_AT_X0},
+    # the step g'g/g'Hg is exact on a 1-D quadratic (one step) and zig-zags in n-D; the Kantorovich
+    # bound ((k-1)/(k+1))^2 per step on f - f* caps the steps: 1160 for kappa 100 (f - f* from 68
+    # to tol^2/(2 lambda_max)), 260 for kappa 22; g'Hg <= 0 wherever H is not PD along g: at once on
+    # Himmelblau's origin, the saddle (g'Hg = 8 - 8 = 0) and the maximum; on Rosenbrock once the
+    # zig-zag reaches the region above y = x^2 + 1/200, where H is indefinite; in 1-D it is Newton
+    "gd-optimal": {"1-D quartic": (C, "minimum", 5, 15), "PD quadratic n=1": (C, "minimum", 1, 1),
+                   "PD quadratic n=2": (C, "minimum", 21, 21), "PD quadratic n=5, kappa 100": (C, "minimum", 500, 1160),
+                   "kappa 1e6": (C, "minimum", 2, 10), "PD quadratic n=20": (C, "minimum", 40, 260),
+                   "Rosenbrock": ("negative_curvature", None, 50, 300), "Himmelblau": ("negative_curvature", None, 0, 0),
+                   "saddle": ("negative_curvature", None, 0, 0), "maximum": ("negative_curvature", None, 0, 0),
+                   "flat asymptote": (C, FLAT, 19, 19), **NEVER_AT_X0},
+    # one step on every PD quadratic; attracted to any stationary point: the maximum of Himmelblau
+    # near the origin, the saddle; on exp(x) x_k = -k, g = e^-k <= 1e-8 at k = 19
+    "newton": {"1-D quartic": (C, "minimum", 5, 15), "PD quadratic n=1": (C, "minimum", 1, 1),
+               "PD quadratic n=2": (C, "minimum", 1, 1), "PD quadratic n=5, kappa 100": (C, "minimum", 1, 1),
+               "kappa 1e6": (C, "minimum", 1, 1), "PD quadratic n=20": (C, "minimum", 1, 1),
                "Rosenbrock": (C, "minimum", 5, 7), "Himmelblau": (C, "maximum", 3, 8), "saddle": (C, "saddle", 1, 1),
-               "maximum": (C, "maximum", 1, 1), "flat asymptote": ("*", None, 0, 1000), "domain error": (DOM, None, 0, 0)},
-    "cg": {"1-D quartic": (C, "minimum", 1, 10), "PD quadratic n=2": (C, "minimum", 2, 2),
-           "PD quadratic n=5, kappa 100": (C, "minimum", 1, 6), "kappa 1e6": (C, "minimum", 1, 6),
-           "Rosenbrock": (C, "minimum", 20, 60), "Himmelblau": (C, "minimum", 3, 20), "saddle": ("*", None, 0, 1000),
-           "maximum": ("*", None, 0, 1000), "flat asymptote": ("*", None, 0, 1000), "domain error": (DOM, None, 0, 0)},
-    "trust-region": {"1-D quartic": (C, "minimum", 3, 15), "PD quadratic n=2": (C, "minimum", 2, 12),
-                     "PD quadratic n=5, kappa 100": (C, "minimum", 1, 12), "kappa 1e6": (C, "minimum", 1, 3),
-                     "Rosenbrock": (C, "minimum", 15, 35), "Himmelblau": (C, "minimum", 3, 15), "saddle": ("*", None, 0, 1000),
-                     "maximum": ("*", None, 0, 1000), "flat asymptote": ("*", None, 0, 1000), "domain error": (DOM, None, 0, 0)},
-    "bfgs": {"1-D quartic": (C, "minimum", 3, 15), "PD quadratic n=2": (C, "minimum", 2, 6),
-             "PD quadratic n=5, kappa 100": (C, "minimum", 5, 30), "kappa 1e6": (C, "minimum", 2, 20),
-             "Rosenbrock": (C, "minimum", 25, 50), "Himmelblau": (C, "minimum", 5, 20), "saddle": ("*", None, 0, 1000),
-             "maximum": ("*", None, 0, 1000), "flat asymptote": ("*", None, 0, 1000), "domain error": (DOM, None, 0, 0)},
+               "maximum": (C, "maximum", 1, 1), "flat asymptote": (C, FLAT, 19, 19), **NEVER_AT_X0},
+    # first trial eta = 1, halved until f decreases enough: stable, but on kappa 1e6 the accepted
+    # eta ~ 1/lambda_max leaves the x direction at a factor 1 - 2e-6 per step, and Rosenbrock's
+    # valley is the classic crawl; on the saddle and the maximum eta = 1 triples y: 3^k = 1e6 at 13
+    "gd-armijo": {"1-D quartic": (C, "minimum", 5, 20), "PD quadratic n=1": (C, "minimum", 10, 40),
+                  "PD quadratic n=2": (C, "minimum", 3, 15), "PD quadratic n=5, kappa 100": (C, "minimum", 500, 1000),
+                  "kappa 1e6": (MAX, None, 1000, 1000), "PD quadratic n=20": (C, "minimum", 40, 200),
+                  "Rosenbrock": (MAX, None, 1000, 1000), "Himmelblau": (C, "minimum", 10, 50),
+                  "saddle": (DIV, None, 13, 13), "maximum": (DIV, None, 13, 13),
+                  "flat asymptote": (MAX, None, 1000, 1000), **NEVER_AT_X0},
+    # Newton where H is PD (one step on quadratics); where it is not, -|H|^-1 g: downhill from
+    # Himmelblau's maximum to a minimum, and on x^2 - y^2 d = (-x, y), so y doubles: 2^k = 1e6 at 20
+    "newton-damped": {"1-D quartic": (C, "minimum", 5, 15), "PD quadratic n=1": (C, "minimum", 1, 1),
+                      "PD quadratic n=2": (C, "minimum", 1, 1), "PD quadratic n=5, kappa 100": (C, "minimum", 1, 1),
+                      "kappa 1e6": (C, "minimum", 1, 1), "PD quadratic n=20": (C, "minimum", 1, 1),
+                      "Rosenbrock": (C, "minimum", 15, 30), "Himmelblau": (C, "minimum", 3, 15),
+                      "saddle": (DIV, None, 20, 20), "maximum": (DIV, None, 20, 20),
+                      "flat asymptote": (C, FLAT, 19, 19), **NEVER_AT_X0},
+    # heavy ball: on a quadratic the error obeys r^2 - (1 + b - 0.1 lambda) r + b = 0, complex roots
+    # of modulus sqrt(0.9) = 0.949 for lambda = 6 and 2: ~400 steps to tol; unstable above 38
+    "momentum": {"1-D quartic": (DIV, None, 1, 10), "PD quadratic n=1": (C, "minimum", 300, 450),
+                 "PD quadratic n=2": (C, "minimum", 300, 450), "PD quadratic n=5, kappa 100": (DIV, None, 1, 50),
+                 "kappa 1e6": (DIV, None, 1, 5), "PD quadratic n=20": (DIV, None, 1, 50),
+                 "Rosenbrock": (DIV, None, 1, 10), "Himmelblau": (DIV, None, 1, 20),
+                 "saddle": (DIV, None, 20, 76), "maximum": (DIV, None, 20, 76),
+                 "flat asymptote": (MAX, None, 1000, 1000), **NEVER_AT_X0},
+    # Nesterov: r^2 - (1 + b)(1 - 0.1 lambda) r + b(1 - 0.1 lambda) = 0: modulus 0.6 for lambda = 6
+    # (42 steps), 0.849 for lambda = 2 (133 steps); unstable above 13.6: the quartic at x = 2 too
+    "nesterov": {"1-D quartic": (DIV, None, 1, 10), "PD quadratic n=1": (C, "minimum", 30, 50),
+                 "PD quadratic n=2": (C, "minimum", 100, 150), "PD quadratic n=5, kappa 100": (DIV, None, 1, 50),
+                 "kappa 1e6": (DIV, None, 1, 5), "PD quadratic n=20": (DIV, None, 1, 50),
+                 "Rosenbrock": (DIV, None, 1, 10), "Himmelblau": (DIV, None, 1, 20),
+                 "saddle": (DIV, None, 20, 76), "maximum": (DIV, None, 20, 76),
+                 "flat asymptote": (MAX, None, 1000, 1000), **NEVER_AT_X0},
+    # Adam steps about lr per coordinate whatever ||g|| is: it crosses and re-crosses a minimum and
+    # settles as its moments decay (hundreds of steps), never diverges on a scaling (kappa 1e6
+    # is no harder); it walks away from a saddle or a maximum at ~lr per step, so after 1000 steps
+    # ||x|| ~ 100, nowhere near "diverged"
+    "adam": {"1-D quartic": (C, "minimum", 200, 1000), "PD quadratic n=1": (C, "minimum", 200, 1000),
+             "PD quadratic n=2": (C, "minimum", 200, 1000), "PD quadratic n=5, kappa 100": (C, "minimum", 200, 1000),
+             "kappa 1e6": (C, "minimum", 200, 1000), "PD quadratic n=20": (C, "minimum", 200, 1000),
+             "Rosenbrock": (MAX, None, 1000, 1000), "Himmelblau": (C, "minimum", 200, 1000),
+             "saddle": (MAX, None, 1000, 1000), "maximum": (MAX, None, 1000, 1000),
+             "flat asymptote": (MAX, None, 1000, 1000), **NEVER_AT_X0},
+    # the exact minimum along -g: gd-optimal's steps on every quadratic (same counts); on the
+    # quartic the 1-D minimum at once (then one more step for the last digits); unbounded lines on
+    # the saddle and the maximum; along exp(x) f decreases to where g underflows below tol (flat)
+    "gd-exact": {"1-D quartic": (C, "minimum", 1, 3), "PD quadratic n=1": (C, "minimum", 1, 1),
+                 "PD quadratic n=2": (C, "minimum", 21, 21), "PD quadratic n=5, kappa 100": (C, "minimum", 500, 1160),
+                 "kappa 1e6": (C, "minimum", 2, 10), "PD quadratic n=20": (C, "minimum", 40, 260),
+                 "Rosenbrock": (MAX, None, 1000, 1000), "Himmelblau": (C, "minimum", 10, 50),
+                 "saddle": (DIV, None, 1, 3), "maximum": (DIV, None, 1, 3),
+                 "flat asymptote": (C, FLAT, 1, 1), **NEVER_AT_X0},
+    # at most n steps on a PD quadratic (2 on kappa 1e6 in exact arithmetic; the line search stops
+    # at |phi'| <= 1e-8 |phi'(0)|, which kappa 1e6 turns into a couple more)
+    "cg": {"1-D quartic": (C, "minimum", 1, 3), "PD quadratic n=1": (C, "minimum", 1, 1),
+           "PD quadratic n=2": (C, "minimum", 2, 2), "PD quadratic n=5, kappa 100": (C, "minimum", 1, 5),
+           "kappa 1e6": (C, "minimum", 2, 6), "PD quadratic n=20": (C, "minimum", 1, 20),
+           "Rosenbrock": (C, "minimum", 20, 60), "Himmelblau": (C, "minimum", 3, 20),
+           "saddle": (DIV, None, 1, 3), "maximum": (DIV, None, 1, 3),
+           "flat asymptote": (C, FLAT, 1, 1), **NEVER_AT_X0},
+    # the radius starts at 1 and doubles while the Newton step is longer: 5 -> 4 -> 2 -> 1 on
+    # 3x^2 - 6x (3 steps), 1 + 2 + 4 + 8 < 21.2 <= 31 from (15, 15) (5 steps); at most 1000 per step
+    # on an unbounded f, so 1000 steps reach ||x|| ~ 1e6 only: max_iter, not diverged
+    "trust-region": {"1-D quartic": (C, "minimum", 3, 15), "PD quadratic n=1": (C, "minimum", 3, 3),
+                     "PD quadratic n=2": (C, "minimum", 5, 5), "PD quadratic n=5, kappa 100": (C, "minimum", 1, 12),
+                     "kappa 1e6": (C, "minimum", 2, 2), "PD quadratic n=20": (C, "minimum", 1, 6),
+                     "Rosenbrock": (C, "minimum", 15, 35), "Himmelblau": (C, "minimum", 3, 15),
+                     "saddle": (MAX, None, 1000, 1000), "maximum": (MAX, None, 1000, 1000),
+                     "flat asymptote": (C, FLAT, 19, 19), **NEVER_AT_X0},
+    # a Wolfe search from eta = 1 with quadratic interpolation: exact in 1-D on a quadratic; the
+    # secant matrix needs about n steps to learn H (more with inexact searches); unbounded lines
+    # on the saddle and the maximum
+    "bfgs": {"1-D quartic": (C, "minimum", 3, 15), "PD quadratic n=1": (C, "minimum", 1, 1),
+             "PD quadratic n=2": (C, "minimum", 2, 6), "PD quadratic n=5, kappa 100": (C, "minimum", 5, 30),
+             "kappa 1e6": (C, "minimum", 2, 20), "PD quadratic n=20": (C, "minimum", 20, 60),
+             "Rosenbrock": (C, "minimum", 25, 50), "Himmelblau": (C, "minimum", 5, 20),
+             "saddle": (DIV, None, 1, 5), "maximum": (DIV, None, 1, 5),
+             "flat asymptote": (C, FLAT, 15, 40), **NEVER_AT_X0},
 }
-
-
-# with memory m = 10 >= n on these problems, L-BFGS holds every pair BFGS uses: the same bands
+# with memory m = 10 it keeps the last 10 pairs: BFGS's on the small problems, nearly so on n = 20
 TABLE["lbfgs"] = TABLE["bfgs"]
+
+
+def test_the_table_covers_every_method_and_problem():
+    assert set(TABLE) == set(METHODS)
+    assert all(set(row) == set(SUITE) for row in TABLE.values())
 
 
 @pytest.mark.parametrize("method, case", [(m, c) for m in TABLE for c in SUITE])
@@ -248,9 +347,8 @@ def test_methods_by_problems(method, case):
     text, start = SUITE[case]
     trace = run(problem(text) if text in PROBLEMS.values() else build_problem(text, timeout=None), start, method,
                 Options(lr=0.1))
-    if status != "*":
-        assert trace.status == status, (trace.status, trace.message)
-        assert trace.stationary_point == kind, trace.message
+    assert trace.status == status, (trace.status, trace.message)
+    assert trace.stationary_point == kind, trace.message
     assert low <= trace.iterations <= high, (trace.iterations, trace.message)
     assert trace.message  # every outcome, whatever it is, is said
 
