@@ -45,6 +45,8 @@ def newton_solve(hessian: np.ndarray, g: np.ndarray, work: Work, local: np.ndarr
         if not singular_values[i, -1] > SINGULAR_TO_ROUNDING * n * EPS * singular_values[i, 0]:
             stops[int(i)] = ("singular_hessian", "the Hessian is singular here, to rounding (its least singular value "
                                                  "is below 8n eps times its largest): H d = -g has no unique solution")
+        elif solvable[i]:  # H is fine; the step itself is beyond floating point (huge g, tiny H)
+            stops[int(i)] = ("diverged", "the Newton step H⁻¹g overflowed (is not finite): g is too large for H here")
         else:
             stops[int(i)] = ("singular_hessian", f"the Hessian is numerically singular here (condition number "
                                                  f"{condition[i]:.2e} > {MAX_CONDITION:.0e})")

@@ -30,6 +30,7 @@ _lock = threading.Lock()
 _joined: dict[int, threading.Thread] = {}
 _charged: dict[int, float] = {}  # thread -> CPU seconds spent for it elsewhere (worker processes)
 _waiting: dict[int, float] = {}  # thread -> its clock when it was last seen waiting (not yielded to until it moves)
+_slept: dict[int, float] = {}  # thread -> seconds it has slept here since it joined
 
 
 def join() -> None:
@@ -41,15 +42,22 @@ def join() -> None:
             del _joined[ident]
             _waiting.pop(ident, None)
             _charged.pop(ident, None)
+            _slept.pop(ident, None)
         _joined[thread.ident] = thread
         _charged[thread.ident] = 0.0
+        _slept[thread.ident] = 0.0
+
+
+def _is_joined() -> bool:
+    """By the thread itself, not its id: the id of an ended thread is given to the next one."""
+    return _joined.get(threading.get_ident()) is threading.current_thread()
 
 
 def charge(seconds: float) -> None:
     """Count ``seconds`` of CPU time spent for the calling thread by another process (its sympy
     work in a worker) as its own: a page whose function took 2 s to differentiate is not light."""
     ident = threading.get_ident()
-    if ident in _joined and seconds > 0:
+    if _is_joined() and seconds > 0:
         _charged[ident] = _charged.get(ident, 0.0) + seconds
 
 
@@ -75,8 +83,12 @@ def _lighter_than(mine: float) -> dict[int, float]:
 
 def yield_to_lighter() -> float:
     """Sleep while a joined thread that has cost less than this one is computing; the seconds
-    slept. Cheap when there is nothing to yield to (one dict walk)."""
-    if threading.get_ident() not in _joined or len(_joined) < 2:
+    slept. Cheap when there is nothing to yield to (one dict walk). A thread that calls it without
+    having joined joins here (Streamlit runs a fragment's rerun, e.g. a button inside one, in a new
+    thread that never passes the page's start)."""
+    if not _is_joined():
+        join()
+    if len(_joined) < 2:
         return 0.0
     mine = _served(threading.get_ident(), time.thread_time())
     slept = 0.0
@@ -92,7 +104,15 @@ def yield_to_lighter() -> float:
             baseline, idle_slices = {i: baseline.get(i, clock) for i, clock in now.items()}, idle_slices + 1
     if baseline:  # gave up on these: skip them at once next time, until their clocks move
         _waiting.update(baseline)
+    if slept:
+        _slept[threading.get_ident()] = _slept.get(threading.get_ident(), 0.0) + slept
     return slept
+
+
+def wall_clock() -> float:
+    """time.monotonic() less the time this thread has slept here: a wall-clock backstop measured
+    on it stops a run that the machine starves, not one that let other visitors go first."""
+    return time.monotonic() - (_slept.get(threading.get_ident(), 0.0) if _is_joined() else 0.0)
 
 
 def joined_threads() -> int:
@@ -101,4 +121,4 @@ def joined_threads() -> int:
         return sum(t.is_alive() for t in _joined.values())
 
 
-__all__ = ["join", "charge", "yield_to_lighter", "joined_threads", "SLACK_S", "SLICE_S"]
+__all__ = ["join", "charge", "yield_to_lighter", "wall_clock", "joined_threads", "SLACK_S", "SLICE_S"]

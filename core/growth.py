@@ -48,7 +48,7 @@ def _extended_rosenbrock(n: int) -> str:
 FAMILIES: dict[str, Family] = {
     "rosenbrock": Family("extended Rosenbrock Σ 100(x₂ᵢ − x₂ᵢ₋₁²)² + (1 − x₂ᵢ₋₁)²", _extended_rosenbrock,
                          lambda n: [-1.2, 1.0] * (n // 2)),
-    # Σ log cosh has no finite-step solution (Newton takes many steps there too) and a diagonal H.
+    # Σ log cosh has no finite-step solution (Newton takes many steps there too) and a tridiagonal H.
     "logcosh": Family("Σ log(cosh(xᵢ − xᵢ₊₁)) + Σ xᵢ²/10", lambda n: " + ".join(
         [f"log(cosh(x{i} - x{i + 1}))" for i in range(1, n)] + [f"x{i}^2/10" for i in range(1, n + 1)]),
         lambda n: [float(i % 3) for i in range(1, n + 1)]),
@@ -100,15 +100,16 @@ def measure_growth(build: Callable[[str], Problem], family: Family, methods: Seq
     for n in family.sizes:
         problem = build(family.text(n))
         for method in methods:
-            best, trace = math.inf, None
+            best, trace = math.inf, None  # the least seconds per step, and the run that had it
             for _ in range(repeats):
                 share = max((end - time.thread_time()) / (runs - done), budget_s / (4 * runs))
                 started = time.thread_time()
-                trace = run(problem, family.start(n), method, options, deadline=started + share, should_stop=should_stop)
+                attempt = run(problem, family.start(n), method, options, deadline=started + share, should_stop=should_stop)
                 done += 1
-                if trace.iterations:
-                    best = min(best, (time.thread_time() - started) / trace.iterations)
-            if trace is None or not math.isfinite(best):
+                seconds = (time.thread_time() - started) / attempt.iterations if attempt.iterations else math.inf
+                if seconds < best:
+                    best, trace = seconds, attempt
+            if trace is None:
                 continue
             counts = trace.counts
             points.append(GrowthPoint(method, n, trace.iterations, best,

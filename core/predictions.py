@@ -143,6 +143,10 @@ def _newton(s: Situation, full_steps_only: bool) -> Prediction:
     if constants is not None:
         claim = "Newton solves a quadratic in one step"
         latex = r"x_1 = x_0 - H^{-1} g_0 = x^*"
+        if s.pd_quadratic and full_steps_only and s.option("c1") > 0.5:
+            # on a quadratic the full step decreases f by exactly half of -g'd: Armijo with c1 > 1/2 refuses it
+            return _not(method, claim, latex, f"does not apply because c₁ = {s.option('c1'):.3g} > 1/2: on a quadratic the "
+                                              "full Newton step decreases f by exactly ½|g'd|, so Armijo shortens it")
         if s.pd_quadratic:
             return Prediction(method, claim, latex, "steps", 1.0, "exact", True,
                               "f is quadratic with positive definite H: the model is f itself")
@@ -180,6 +184,8 @@ def _two_step(s: Situation, claim: str, latex: str, characteristic: Callable[[fl
         return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
     eta, beta = s.option("lr"), s.option("beta")
     radius = spectral_radius(s.constants.eigenvalues, lambda lam: characteristic(lam, eta, beta))
+    if radius >= 1:  # the same iteration, read truthfully: it does not contract
+        claim = claim.replace("contracts the error by", "does not contract: the error grows by")
     return Prediction(s.trace.method, claim, latex, "x_rate", radius, "asymptotic", True,
                       f"f is quadratic with positive definite H ({source})")
 

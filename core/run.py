@@ -10,6 +10,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
+from . import fairshare
 from .blocks import Batch, Counts, Work, select
 from .linalg import MAX_CONDITION, signs
 from .methods import get_method
@@ -315,7 +316,8 @@ def run_batch(problem: Problem, starts: Sequence[Sequence[float]] | np.ndarray, 
     ``per_start`` gives options that differ per start (``{"lr": [...]}``: a learning-rate sweep).
     ``deadline`` is a ``time.thread_time()`` instant (CPU time of the calling thread: what the run
     costs, the same on a busy machine as on an idle one) and ``wall_deadline`` a
-    ``time.monotonic()`` one (a backstop for a starved machine): starts still going at either end
+    :func:`fairshare.wall_clock` one (time.monotonic() less the time this thread spent letting
+    other visitors' page runs go first: a backstop for a starved machine): starts still going at either end
     with the status ``time_limit``. ``should_stop`` is polled every STOP_CHECK_EVERY steps; when
     it returns True the run raises RunCancelled. Never raises for numeric trouble: each trace ends
     with a status and a message. Raises OptionsError only for caller mistakes.
@@ -432,7 +434,7 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
                                         + f"; ||g|| = {math.sqrt(float(gg[i])):.3g}")
         out_of_time = k < options.max_iter and len(ending) < count and (
             (deadline is not None and time.thread_time() >= deadline)
-            or (wall_deadline is not None and time.monotonic() >= wall_deadline))
+            or (wall_deadline is not None and fairshare.wall_clock() >= wall_deadline))
         if k == options.max_iter or out_of_time:
             spent, wall = time.thread_time() - cpu_started, time.monotonic() - started
             for i in range(count):

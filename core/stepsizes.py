@@ -325,7 +325,9 @@ class ExactLineSearch(_RowSearch):
     Wright (3.60), or one unit of length along d at the first step (``first="previous"``)."""
 
     options = ()
-    fields = {**_RowSearch.fields, "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
+    fields = {**_RowSearch.fields,
+              "by_gradient": Field(bool, "accepted on φ' = g'd because f could not resolve the decrease"),
+              "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
               "slope_ratio": Field(float, "|phi'(eta)| / |phi'(0)| at the step taken")}
 
     def __init__(self, first: str = "model") -> None:
@@ -520,9 +522,11 @@ def solve_subproblem(g: np.ndarray, eigenvalues: np.ndarray, vectors: np.ndarray
             return p + math.sqrt(gap) * vectors[:, 0], True
     # the secular equation 1/||p(lambda)|| = 1/radius, by Newton's method on lambda (N&W Alg. 4.3)
     # from the right of the pole, safeguarded by a bracket [lo, hi]
+    # ||p(lambda)|| <= ||g|| / (lambda_min + lambda) <= radius at lambda = floor + ||g||/radius: the
+    # bracket's right end, however large |H| is (H = diag(2e200, 2) needs lambda = 2, nothing near 1e200)
     lo = floor
-    hi = floor + float(np.linalg.norm(g)) / radius + scale
-    shift = floor + max(1e-12 * scale, 1e-3 * (hi - lo))
+    hi = floor + float(np.linalg.norm(g)) / radius
+    shift = floor + min(max(1e-12 * scale, 1e-3 * (hi - lo)), 0.5 * (hi - lo))
     for _ in range(100):
         p = step(shift)
         norm = float(np.linalg.norm(p))
@@ -535,11 +539,16 @@ def solve_subproblem(g: np.ndarray, eigenvalues: np.ndarray, vectors: np.ndarray
         with np.errstate(all="ignore"):
             derivative = float(np.sum(coefficients ** 2 / (eigenvalues + shift) ** 3))
             newton = shift + (norm / radius - 1) * norm ** 2 / derivative if derivative > 0 else math.nan
-        shift = newton if lo < newton < hi else 0.5 * (lo + hi)
+        if lo < newton < hi:
+            shift = newton
+        else:  # bisect the distance to the pole on a log scale: the bracket may span many decades
+            below, above = lo - floor, hi - floor
+            shift = floor + math.sqrt(max(below, EPS * above) * above)
         if hi - lo <= 4 * EPS * hi:
             break
     p = step(shift)
-    return p * min(1.0, radius / float(np.linalg.norm(p))), True
+    norm = float(np.linalg.norm(p))
+    return (p * min(1.0, radius / norm) if norm > 0 else p), True
 
 
 def rule_options(*rules: Rule) -> tuple[str, ...]:

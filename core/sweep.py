@@ -12,6 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from . import fairshare
 from .analysis import local_analysis
 from .blocks import EPS
 from .methods import METHODS, Options, OptionsError, get_method
@@ -253,7 +254,7 @@ def sweep_learning_rates(problem: Problem, x0: Sequence[float], etas: Sequence[f
     start = time.perf_counter()
     deadline = wall_deadline = None
     if cpu_budget_s is not None:
-        deadline, wall_deadline = time.thread_time() + cpu_budget_s, time.monotonic() + wall_factor * cpu_budget_s
+        deadline, wall_deadline = time.thread_time() + cpu_budget_s, fairshare.wall_clock() + wall_factor * cpu_budget_s
     etas = [float(eta) for eta in etas]
     starts = np.tile(np.asarray(x0, dtype=float).reshape(1, -1), (len(etas), 1))
     traces = run_batch(problem, starts, method, options, per_start={"lr": etas}, deadline=deadline,

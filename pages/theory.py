@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core import METHODS, EvaluationError, Problem, Trace, best_value
+from core import METHODS, EvaluationError, ParseError, Problem, Trace, best_value
 from core.analysis import local_analysis
 from core.quadratic import quadratic_constants
 from core.predictions import Prediction
@@ -155,8 +155,12 @@ def cost_growth(methods: tuple[str, ...]) -> None:
     if st.session_state.get("growth_measured") != (family, methods):
         st.caption("Differentiating the family takes a few seconds the first time on this server; then it is cached.")
         return
-    with st.spinner("Differentiating the family and timing every method…"):
-        points = measure_growths(family, methods)
+    try:
+        with st.spinner("Differentiating the family and timing every method…"):
+            points = measure_growths(family, methods)
+    except ParseError as err:  # the server is busy (a full slow lane) or too slow for the family
+        st.warning(f"Could not measure now: {err}. Press the button again in a moment.")
+        return
     models = fit_growth(points)
     if not models:
         st.warning("No run made a step within the time budget: nothing to show.")

@@ -27,9 +27,11 @@ class Other(threading.Thread):
     def run(self) -> None:
         fairshare.join()
         self.joined.set()
+        # blocked, not polling: a poll's wake-ups would move its clock (more so on a loaded
+        # machine, where each costs more), and a waiting thread's clock must stand still
+        self.go.wait()
         while not self.stop.is_set():
-            if self.go.wait(0.01):
-                busy(0.001)
+            busy(0.001)
 
     def __enter__(self) -> "Other":
         self.start()
@@ -38,6 +40,7 @@ class Other(threading.Thread):
 
     def __exit__(self, *exc) -> None:
         self.stop.set()
+        self.go.set()
         self.join(10)
 
 
@@ -54,9 +57,29 @@ def in_thread(fn) -> object:
     return out[0]
 
 
-def test_a_thread_that_did_not_join_or_is_alone_never_waits():
-    assert fairshare.yield_to_lighter() == 0.0  # the test's own thread never joined
+def test_a_thread_alone_never_waits():
     assert in_thread(lambda: (busy(SLACK_S * 2), fairshare.yield_to_lighter())[1]) == 0.0
+
+
+def test_a_thread_that_did_not_join_joins_on_its_first_yield_not_as_an_ended_one_with_its_id():
+    # Streamlit runs a fragment's rerun in a new thread that never calls join(), and the id of an
+    # ended thread is given to the next one: the newcomer must not inherit the ended one's place
+    ended = threading.Thread(target=lambda: None)
+    ended.start()
+    ended.join()
+    out = []
+
+    def fragment_rerun() -> None:
+        me = threading.get_ident()
+        with fairshare._lock:
+            fairshare._joined[me], fairshare._charged[me] = ended, 5.0  # as if the ended one had this id
+        before = fairshare._is_joined()
+        fairshare.yield_to_lighter()
+        out.append((before, fairshare._is_joined(), fairshare._charged[me]))
+    thread = threading.Thread(target=fragment_rerun)
+    thread.start()
+    thread.join(30)
+    assert out == [(False, True, 0.0)]
 
 
 def test_a_waiting_lighter_thread_holds_a_heavy_one_back_only_once():
@@ -67,6 +90,18 @@ def test_a_waiting_lighter_thread_holds_a_heavy_one_back_only_once():
         first, second = in_thread(heavy)
     assert first == PATIENCE * SLICE_S  # looked PATIENCE slices for progress, saw none
     assert second == 0.0  # and does not wait for it again until its clock moves
+
+
+def test_time_spent_letting_others_go_first_is_not_counted_by_the_wall_clock_backstop():
+    with Other():
+        def heavy() -> tuple[float, float, float]:
+            busy(2 * SLACK_S)
+            slept = fairshare.yield_to_lighter()
+            wall = fairshare.wall_clock()  # read first: monotonic() after it can only be later
+            return slept, wall, time.monotonic()
+        slept, wall, monotonic = in_thread(heavy)
+    assert slept == PATIENCE * SLICE_S
+    assert wall <= monotonic - slept  # the run's backstop clock stood still while it let others go
 
 
 def test_work_done_in_a_worker_counts_as_the_threads_own():

@@ -542,6 +542,13 @@ def test_newton_refuses_a_numerically_singular_hessian():
     assert run(problem("x^2 + 1e9 y^2"), [1, 1], "newton").status == "converged"
 
 
+def test_newton_step_that_overflows_is_named_so_not_singular():
+    # f = 1e300 x + 1e-10 x^2: H = 2e-10 is fine (condition 1), but H^-1 g = 5e309 is not a float
+    trace = run(problem("1e300*x + 1e-10*x^2"), [1], "newton")
+    assert trace.status == "diverged" and trace.iterations == 0
+    assert "Newton step" in trace.message and "overflowed" in trace.message and "singular" not in trace.message
+
+
 def test_damped_newton_names_the_true_reason_for_its_fallback():
     """Powell's badly scaled function from (0, 1): at k = 0 H is indefinite; from k = 13 H is
     positive definite but kappa = 1.1e13 > 1e13, which Newton's solve refuses. The decision said

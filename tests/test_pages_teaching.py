@@ -213,6 +213,20 @@ def test_theory_page_measures_how_a_step_grows_with_n():
     assert newton["1 s per step at n ≈"] < gd["1 s per step at n ≈"]  # n^3 reaches a second first
 
 
+def test_theory_page_growth_says_when_the_server_is_busy(monkeypatch):
+    """A full slow lane of the parse workers refuses the family's texts: a message, no traceback."""
+    import ui.compute
+    from core.problem import ServerBusy
+
+    def busy(*_args):
+        raise ServerBusy("the server is busy with other long expressions")
+    monkeypatch.setattr(ui.compute, "measure_growths", busy)
+    at = open_page("pages/theory.py", methods="gd,newton")
+    at.button(key="growth_measure").click().run(timeout=60)
+    assert not at.exception, [e.message for e in at.exception]
+    assert any("Could not measure now" in w.value and "busy" in w.value for w in at.warning)
+
+
 def test_theory_page_indefinite_quadratic_says_so():
     at = open_page("pages/theory.py", f="x^2 - y^2", x0="1,1", methods="gd,gd-optimal,newton")
     assert any("indefinite" in w.value for w in at.warning)

@@ -318,6 +318,25 @@ def test_momentum_prediction_is_the_heavy_ball_spectral_radius():
     assert observed_rates(p, trace).x_rate == pytest.approx(math.sqrt(0.9), rel=0.02)
 
 
+def test_two_step_predictions_say_grows_when_the_spectral_radius_is_above_one():
+    # x^2 (lambda = 2), eta = 2, beta = 0.9: z^2 + 2.1 z + 0.9 = 0, roots -1.5 and -0.6
+    p = problem("x^2")
+    trace = run(p, (1.0,), "momentum", Options(lr=2.0, beta=0.9))
+    prediction = predict(p, trace)
+    assert prediction.value == pytest.approx(1.5, rel=1e-12) and trace.status == "diverged"
+    assert "does not contract: the error grows" in prediction.claim
+
+
+def test_damped_newton_one_step_needs_c1_at_most_one_half():
+    # x^2 from 1: the full step decreases f by 1 = half of |g'd| = 2; Armijo with c1 = 0.6 asks
+    # 1.2, so eta = 1/2 is taken and x halves each step: "one step" must not be predicted
+    p = problem("x^2")
+    trace = run(p, (1.0,), "newton-damped", Options(c1=0.6))
+    prediction = predict(p, trace)
+    assert trace.iterations > 1 and not prediction.applies and "c₁ = 0.6 > 1/2" in prediction.reason
+    assert predict(p, run(p, (1.0,), "newton-damped", Options(c1=0.5))).value == 1
+
+
 @pytest.mark.parametrize("text, start, method, words", [
     ("(1-x)^2 + 100(y-x^2)^2", (-1.2, 1.0), "gd", "not quadratic"),
     ("(1-x)^2 + 100(y-x^2)^2", (-1.2, 1.0), "gd-optimal", "not quadratic"),

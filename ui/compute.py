@@ -152,7 +152,7 @@ def run_method(text: str, x0: tuple[float, ...], method: str, options: tuple,
         raise ParseError(error)
     try:
         return run(problem, x0, method, Options(*options), deadline=time.thread_time() + _budget_s,
-                   wall_deadline=time.monotonic() + WALL_FACTOR * _budget_s, should_stop=between_steps())
+                   wall_deadline=fairshare.wall_clock() + WALL_FACTOR * _budget_s, should_stop=between_steps())
     except RunCancelled:
         st.stop()  # nobody is watching: end the script run; nothing is cached
         raise  # pragma: no cover - st.stop raises
