@@ -4,8 +4,8 @@ most twice as many iterations
 as scipy's BFGS, L-BFGS-B, CG and trust-exact.
 
 Where scipy itself fails (its BFGS stops with "precision loss" on the extended Rosenbrock n = 10
-at f = 3.987, the second local minimum), ours must end at least as low. Run ``python
-tests/test_scipy_reference.py`` for the table (it is in the closing note of issue 10).
+at f = 3.987, the second local minimum), ours must end at least as low. Run ``python -m
+tests.test_scipy_reference`` (from the repository's root) for the table (it is in the closing note of issue 10).
 """
 
 from __future__ import annotations
