@@ -34,11 +34,26 @@ class LocalAnalysis:
             return None
         return ((self.condition - 1.0) / (self.condition + 1.0)) ** 2
 
+    @property
+    def grad_norm(self) -> float:
+        return float(np.linalg.norm(self.g))
+
+    @property
+    def gradient_products(self) -> tuple[float, float]:
+        """(g'g, g'Hg): the numerator and denominator of the optimal rate."""
+        return float(self.g @ self.g), float(self.g @ self.hessian @ self.g)
+
     def model(self, points: np.ndarray) -> np.ndarray:
         """The second-order model m(p) = f + g'(p − x) + ½ (p − x)'H(p − x) at points of shape
         (P, n): f's Taylor expansion at x, the function Newton minimises."""
         step = np.asarray(points, dtype=float) - self.x
         return self.f + step @ self.g + 0.5 * np.einsum("pi,ij,pj->p", step, self.hessian, step)
+
+
+def unit(v: np.ndarray) -> np.ndarray:
+    """v / ||v|| (v itself when it is zero)."""
+    norm = np.linalg.norm(v)
+    return v / norm if norm > 0 else v
 
 
 def definiteness(eigenvalues: np.ndarray) -> str:

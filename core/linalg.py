@@ -15,6 +15,7 @@ import math
 import numpy as np
 
 MAX_CONDITION = 1e13
+LinAlgError = np.linalg.LinAlgError  # what a failed decomposition raises, for callers that catch it
 # Past MAX_CONDITION, an H whose least singular value is below this times n eps times its largest
 # is singular to rounding (an exactly singular H comes out of the SVD with 0 or a few eps, as
 # rounding falls) and is called singular; between the two it is called ill-conditioned

@@ -6,17 +6,12 @@ import numpy as np
 import streamlit as st
 
 from core import EvaluationError
-from core.analysis import local_analysis
+from core.analysis import local_analysis, unit
 from ui.compute import run_methods
 from ui.latex import matrix_latex, number_latex, show_derivative_formula, show_formula, vector_latex
 from ui.panels import iterate_picker
 from ui.sidebar import require_ready
 from ui.text import md_escape
-
-
-def unit(v: np.ndarray) -> np.ndarray:
-    norm = np.linalg.norm(v)
-    return v / norm if norm > 0 else v
 
 
 def derivatives_page() -> None:
@@ -54,7 +49,7 @@ def derivatives_page() -> None:
     st.latex(label + " = " + vector_latex(local.x) + r",\quad f(" + label + ") = " + number_latex(local.f))
     numbers = st.columns([1, 2])
     with numbers[0]:
-        st.latex(r"g = " + vector_latex(local.g) + r",\quad \|g\| = " + number_latex(float(np.linalg.norm(local.g)), 4))
+        st.latex(r"g = " + vector_latex(local.g) + r",\quad \|g\| = " + number_latex(local.grad_norm, 4))
     with numbers[1]:
         st.latex(r"H = " + matrix_latex(local.hessian))
     facts = st.columns(3)

@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import METHODS, Options, OptionsError, Problem, Trace
 from core.analysis import local_analysis
+from core.linalg import LinAlgError
 from core.quadratic import QuadraticConstants, quadratic_constants
 from core.sweep import (OSCILLATION_RULE, OUTCOMES, SWEEP_RATE_BOUNDS, RateMark, Sweep, default_rate_range, learning_rate_grid,
                         rate_marks)
@@ -137,7 +138,7 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
             try:
                 eigenvalues = local_analysis(problem, np.array(x0, dtype=float)).eigenvalues
                 rate_factors(eigenvalues, eta, "at x₀ (f is not quadratic: they change along the path)", method)
-            except (ArithmeticError, np.linalg.LinAlgError) as err:
+            except (ArithmeticError, LinAlgError) as err:
                 st.warning(f"H cannot be evaluated at x₀ ({md_escape(str(err))}).")
     for column, curve in zip(st.columns(2), CONVERGENCE_QUANTITIES):
         with column:

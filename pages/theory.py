@@ -8,6 +8,7 @@ import streamlit as st
 
 from core import METHODS, EvaluationError, ParseError, Problem, Trace, best_value
 from core.analysis import local_analysis
+from core.linalg import LinAlgError
 from core.quadratic import quadratic_constants
 from core.predictions import Prediction
 from core.growth import EXTRAPOLATED_SIZES, FAMILIES, GROWTH_SIZES, fit_growth, hessian_bytes
@@ -24,7 +25,7 @@ from ui.text import md_escape
 def condition_at(problem: Problem, x: np.ndarray) -> float | None:
     try:
         return local_analysis(problem, x).condition
-    except (EvaluationError, np.linalg.LinAlgError):
+    except (EvaluationError, LinAlgError):
         return None
 
 

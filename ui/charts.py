@@ -16,6 +16,7 @@ import pandas as pd
 
 from core import METHODS, Problem, Trace
 from core.analysis import local_analysis
+from core.linalg import LinAlgError
 
 from .frames import convergence_frame, long_iterates, thinned
 
@@ -150,7 +151,7 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
     for _, row in _current_points(iterates, k).iterrows():
         try:
             local = local_analysis(problem, np.array([row["x"]]))
-        except (ArithmeticError, np.linalg.LinAlgError):
+        except (ArithmeticError, LinAlgError):
             continue
         models.append(pd.DataFrame({"method": row["method"], "x": t, "f": local.model(t[:, None])}))
     layers = [base, points]

@@ -20,7 +20,8 @@ from core.one_d import StepComparison, compare_steps, second_derivatives
 from core.predictions import Prediction
 from core.quadratic import QuadraticConstants
 from core.sweep import OUTCOMES, RateMark, Sweep
-from core.theory import ObservedRates
+from core.linalg import LinAlgError
+from core.theory import ObservedRates, distances_to_limit
 
 from .charts import LEGEND, method_color_scale
 from .frames import thinned
@@ -230,7 +231,7 @@ def prediction_latex(p: Prediction, constants: QuadraticConstants | None, trace:
                     rf"\quad \|g(x_1)\| = {number_latex(float(trace.grad_norm[1]), 3)}")
         return None
     if p.quantity == "order" and observed is not None and observed.x_star is not None:
-        errors = np.linalg.norm(trace.x - observed.x_star, axis=1)[-4:]
+        errors = distances_to_limit(trace, observed)
         first = len(trace.x) - len(errors)
         chain = r"\to ".join(number_latex(float(e), 2) for e in errors)
         return rf"\|x_k - x^*\|,\ k = {first}..{len(trace.x) - 1}:\quad {chain}"
@@ -280,7 +281,7 @@ def expansion_at(problem: Problem, x: np.ndarray, where: str) -> StepComparison 
         return None
     try:
         return compare_steps(problem, x)
-    except (EvaluationError, np.linalg.LinAlgError) as err:
+    except (EvaluationError, LinAlgError) as err:
         st.warning(f"f, g or H is not defined at {where}: {md_escape(str(err))}")
         return None
 
@@ -302,7 +303,7 @@ def taylor_derivation(comparison: StepComparison, k: int | str) -> None:
     else:
         st.latex(r"g + H\Delta x = 0 \text{ has no unique solution: } H \text{ is singular here}")
     st.markdown("**Optimal rate: minimise the model over η along −g only**")
-    gg, ghg = float(g @ g), float(g @ h @ g)
+    gg, ghg = local.gradient_products
     st.latex(r"m(-\eta g) = f - \eta\, g^\top g + \tfrac12\eta^2\, g^\top H g")
     st.latex(rf"g^\top g = {number_latex(gg, 6)},\quad g^\top H g = {number_latex(ghg, 6)}")
     if local.optimal_rate is not None:
