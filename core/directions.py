@@ -43,8 +43,9 @@ def newton_solve(hessian: np.ndarray, g: np.ndarray, work: Work, local: np.ndarr
         # singular to rounding: an exactly singular H (e.g. of (x + y)^2) comes out of the SVD
         # with its least singular value 0 or a few eps of the largest, as rounding falls
         if not singular_values[i, -1] > SINGULAR_TO_ROUNDING * n * EPS * singular_values[i, 0]:
-            stops[int(i)] = ("singular_hessian", "the Hessian is singular here, to rounding (its least singular value "
-                                                 "is below 8n eps times its largest): H d = -g has no unique solution")
+            stops[int(i)] = ("singular_hessian", f"the Hessian is singular here, to rounding (its least singular value "
+                                                 f"is below {SINGULAR_TO_ROUNDING}n eps times its largest): H d = -g has "
+                                                 "no unique solution")
         elif solvable[i]:  # H is fine; the step itself is beyond floating point (huge g, tiny H)
             stops[int(i)] = ("diverged", "the Newton step H⁻¹g overflowed (is not finite): g is too large for H here")
         else:

@@ -47,6 +47,7 @@ class ObservedRates:
     order_error: str  # which error measure the order was measured on
     order_note: str
 
+
 def distances_to_limit(trace: Trace, observed: ObservedRates, last: int = 4) -> np.ndarray:
     """||x_k - x*|| for the last ``last`` iterates (x* as the observed rates took it)."""
     return np.linalg.norm(trace.x - observed.x_star, axis=1)[-last:]
