@@ -26,6 +26,7 @@ from .options import Options
 
 EPS = float(np.finfo(float).eps)
 State = dict[str, np.ndarray]
+COUNT_NAMES = ("nfev", "ngev", "nhev", "nsolve")
 Stops = dict[int, tuple[str, str]]  # local row -> (status, message)
 
 
@@ -78,9 +79,9 @@ class Counts:
     def zeros(cls, size: int) -> "Counts":
         return cls(*(np.zeros(size, dtype=np.int64) for _ in range(4)))
 
-    def of(self, row: int) -> dict[str, int]:
-        return {"nfev": int(self.nfev[row]), "ngev": int(self.ngev[row]), "nhev": int(self.nhev[row]),
-                "nsolve": int(self.nsolve[row])}
+    def table(self, rows: np.ndarray) -> np.ndarray:
+        """(len(rows), 4): the counts of those rows, columns in COUNT_NAMES order."""
+        return np.stack([self.nfev[rows], self.ngev[rows], self.nhev[rows], self.nsolve[rows]], axis=1)
 
     def subset(self, keep: np.ndarray) -> "Counts":
         return Counts(self.nfev[keep], self.ngev[keep], self.nhev[keep], self.nsolve[keep])

@@ -32,7 +32,8 @@ def newton_solve(hessian: np.ndarray, g: np.ndarray, work: Work, local: np.ndarr
     size, n = g.shape
     direction = np.full((size, n), np.nan)
     with np.errstate(all="ignore"):
-        singular_values = np.linalg.svd(hessian, compute_uv=False)
+        # H is symmetric: its singular values are |eigenvalues| (eigvalsh: ~3x cheaper than an SVD)
+        singular_values = np.sort(np.abs(np.linalg.eigvalsh(hessian)), axis=1)[:, ::-1]
         condition = singular_values[:, 0] / singular_values[:, -1]
     solvable = condition <= MAX_CONDITION
     if solvable.any():

@@ -354,6 +354,7 @@ class ExactLineSearch(_RowSearch):
             first = 1.0 / float(np.linalg.norm(d))
         lo, f_lo, slope_lo = 0.0, f0, slope
         hi = slope_hi = math.nan
+        kept = ""  # which end of the bracket the last trial left in place (Illinois)
         eta, evaluations, unresolved = first, 0, False
         result = None
         flattest = (math.inf, math.nan, math.nan)  # (|phi'|, eta, f) of the level trials
@@ -371,9 +372,15 @@ class ExactLineSearch(_RowSearch):
                 break
             if math.isfinite(slope_eta) and slope_eta < 0 and (f_eta <= f_lo or within_rounding(f_eta, f_lo)):
                 lo, f_lo, slope_lo = eta, f_eta, slope_eta  # the minimum lies further on
+                if kept == "hi":  # hi stayed twice: halve its weight so the next trial moves it
+                    slope_hi *= 0.5
+                kept = "hi"
             else:
                 unresolved |= level
                 hi, slope_hi = eta, slope_eta
+                if kept == "lo":
+                    slope_lo *= 0.5
+                kept = "lo"
             if math.isnan(hi):
                 if eta >= MAX_STEP_GROWTH * first:
                     break  # f keeps decreasing along the whole line
@@ -384,8 +391,11 @@ class ExactLineSearch(_RowSearch):
             width = hi - lo
             if width <= 4 * EPS * hi:
                 break
-            trial = lo - slope_lo * width / (slope_hi - slope_lo) if math.isfinite(slope_hi) and slope_hi > slope_lo else math.nan
-            eta = trial if lo + 0.01 * width <= trial <= hi - 0.01 * width else lo + 0.5 * width
+            # the Illinois method on phi': the secant of the bracket's ends, the weight of an end
+            # that stays twice halved (plain regula falsi crawls when one end sticks); bisection
+            # where phi' at hi is not a usable number or not positive (f rose with phi' < 0)
+            trial = lo - slope_lo * width / (slope_hi - slope_lo) if math.isfinite(slope_hi) and slope_hi > 0 else math.nan
+            eta = trial if lo < trial < hi else lo + 0.5 * width
         if result is None and lo > 0 and f_lo < f0:
             result = {"eta": lo, "f": f_lo}  # the best point of the bracket: f decreased, phi' not yet ~0
         if result is None and flattest[0] <= LEVEL_SLOPE * abs(slope):

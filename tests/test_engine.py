@@ -2,6 +2,7 @@
 
 * run() is the batch of one: each start of a batch gets, bit for bit, the trace it gets alone
   (every method, random starts; hypothesis).
+* run_ends keeps of each start exactly the last row, status, counts and message of its trace.
 * A learning-rate sweep through per-start options equals one run per rate.
 * Counts are what the method did (hand-counted on small cases).
 * Properties across methods: line-search methods decrease f monotonically; CG ends in at most n
@@ -20,7 +21,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from core import METHODS, Options, build_problem, run, run_batch
+from core import METHODS, Options, build_problem, run, run_batch, run_ends
 from core.stepsizes import F_ROUNDING
 
 PROBLEMS = {
@@ -61,6 +62,48 @@ def test_each_start_of_a_batch_gets_the_trace_it_gets_alone(method, points, whic
     assert len(batch) == len(points)
     for start, trace in zip(points, batch):
         same_trace(trace, run(p, start, method, options))
+
+
+def same_ends(ends, traces) -> None:
+    """Row i of ``ends`` is the last row of traces[i], word for word."""
+    assert ends.size == len(traces)
+    for i, trace in enumerate(traces):
+        np.testing.assert_array_equal(ends.x[i], trace.x[-1])
+        np.testing.assert_array_equal(ends.f[i], trace.f[-1])
+        np.testing.assert_array_equal(ends.grad[i], trace.grad[-1])
+        assert (ends.status[i], ends.iterations[i], ends.stationary_point[i], ends.message(i)) == \
+               (trace.status, trace.iterations, trace.stationary_point, trace.message)
+        assert {name: int(values[i]) for name, values in ends.counts.items()} == trace.counts
+
+
+# starts that end every way: converged (minimum, saddle, maximum), max_iter, diverged (f blows up,
+# the iterate overflows), outside the domain at x_0 and after steps
+# (text, starts, lr)
+ENDS_CASES = {
+    "himmelblau": (PROBLEMS["himmelblau"], [[0, 0], [-0.27, -0.92], [3.5, 2.5], [-4, 4], [4.9, -4.9]], 0.05),
+    "saddle": ("x^2 - y^2", [[1, 1], [0.5, 0], [0, 3]], 0.05),
+    "log": ("x^2/2 - log(x)", [[-1.0], [2.0], [0.5], [1e-3]], 0.05),
+    "overflow": ("x^4", [[1e80], [3.0], [0.0]], 0.05),
+    # g = -4.9e307: a step of 10 |g| overflows the iterate (gd, momentum, nesterov)
+    "iterate overflow": ("-1e299*x*exp(20) + x^2", [[1e-10], [1.0]], 10.0),
+}
+
+
+@pytest.mark.parametrize("method", list(METHODS))
+@pytest.mark.parametrize("case", list(ENDS_CASES))
+def test_run_ends_keeps_the_last_row_of_each_trace(method, case):
+    text, points, lr = ENDS_CASES[case]
+    p, options = problem(text), Options(lr=lr, max_iter=40)
+    ends = run_ends(p, points, method, options)
+    same_ends(ends, [run(p, start, method, options) for start in points])
+    np.testing.assert_array_equal(ends.starts, np.array(points, dtype=float))
+
+
+def test_run_ends_of_a_sweep_equals_one_run_per_rate():
+    p, rates = problem(PROBLEMS["bowl"]), [0.01, 0.1, 0.24, 0.26, 0.3]
+    ends = run_ends(p, np.tile([15.0, 15.0], (len(rates), 1)), "gd", Options(max_iter=300), per_start={"lr": rates})
+    same_ends(ends, [run(p, [15, 15], "gd", Options(lr=rate, max_iter=300)) for rate in rates])
+    assert sorted(set(ends.status)) == ["converged", "diverged", "max_iter"]
 
 
 def test_a_batch_with_failing_starts_keeps_the_others():
