@@ -16,6 +16,7 @@ PAGES = [
     st.Page("pages/learning_rate.py", title="Learning rate", icon=":material/speed:"),
     st.Page("pages/theory.py", title="Theory vs measurement", icon=":material/science:"),
     st.Page("pages/one_d.py", title="1-D: optimal rate = Newton", icon=":material/show_chart:"),
+    st.Page("pages/basins.py", title="Where every start goes", icon=":material/grain:"),
 ]
 
 navigation = st.navigation(PAGES)

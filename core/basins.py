@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable, Sequence
 
 import numpy as np
@@ -36,7 +36,7 @@ OUTCOMES: dict[str, str] = {
     "flat": "converged where f is flat (no stationary point)",
     **{status: text for status, text in STATUSES.items() if status != "converged"},
 }
-PILOT_STARTS = 24  # starts spread over the grid whose trial run estimates what the whole grid costs
+PILOT_STARTS = (16, 256)  # starts (spread over the grid) of the two trial runs that estimate the grid's cost
 BUDGET_USE = 0.8  # the grid is chosen to need at most this share of the budget (the estimate is rough)
 
 
@@ -121,45 +121,53 @@ class Cluster:
 
 @dataclass(frozen=True, eq=False)
 class MethodBasins:
-    """One method's picture: a label per start (a cluster index >= 0, or outcome_label(...))."""
+    """One method's picture: a label per start (a cluster index >= 0, or outcome_label(...)) and
+    the steps each start took. Small (6 bytes a start), so a page can keep it."""
 
     method: str
-    labels: np.ndarray  # (size,)
-    ends: BatchEnds
+    labels: np.ndarray  # (size,) int16
+    iterations: np.ndarray  # (size,) int32
     cpu_seconds: float
 
     @property
-    def iterations(self) -> np.ndarray:
-        return self.ends.iterations
+    def converged(self) -> np.ndarray:
+        """The starts whose run converged (to a named point, another one, or a flat region)."""
+        return (self.labels >= 0) | np.isin(self.labels, [outcome_label("other_point"), outcome_label("flat")])
 
     def summary(self, clusters: Sequence[Cluster]) -> dict[str, float]:
         """Shares of the starts by kind of point reached, and failed; iterations of the
-        converged ones (median, 90th percentile); seconds."""
+        converged ones (median, 90th percentile); CPU seconds."""
         size = len(self.labels)
-        kinds = np.array([c.kind for c in clusters] + ["other"])
+        kinds = np.array([c.kind for c in clusters] + [""])
         reached = self.labels >= 0
-        kind_of = np.where(reached, kinds[np.where(reached, self.labels, len(clusters))], "")
+        kind_of = kinds[np.where(reached, self.labels, len(clusters))]
         out: dict[str, float] = {kind: float(np.sum(kind_of == kind)) / size for kind in KIND_ORDER}
-        other = self.labels == outcome_label("other_point")
-        out["other stationary point"] = float(np.sum(other)) / size
+        out["other stationary point"] = float(np.sum(self.labels == outcome_label("other_point"))) / size
         out["flat"] = float(np.sum(self.labels == outcome_label("flat"))) / size
-        out["failed"] = 1.0 - float(np.sum(reached | other)) / size - out["flat"]
-        converged = self.ends.iterations[self.ends.status == "converged"]
-        out["median iterations"] = float(np.median(converged)) if converged.size else math.nan
-        out["p90 iterations"] = float(np.percentile(converged, 90)) if converged.size else math.nan
+        converged = self.converged
+        out["failed"] = float(np.sum(~converged)) / size
+        steps = self.iterations[converged]
+        out["median iterations"] = float(np.median(steps)) if steps.size else math.nan
+        out["p90 iterations"] = float(np.percentile(steps, 90)) if steps.size else math.nan
         out["seconds"] = self.cpu_seconds
         return out
 
 
 @dataclass(frozen=True, eq=False)
 class BasinMap:
-    """Every method's labels over the same starts, and the clusters they share."""
+    """Every method's labels over the same starts, and the clusters they share. ``ends`` holds
+    each method's BatchEnds (x, f, g, status, counts of every start: ~200 bytes a start);
+    :meth:`picture` drops them for keeping."""
 
     view: View
     methods: dict[str, MethodBasins]
     clusters: tuple[Cluster, ...]
     requested_grid: int
-    notes: tuple[str, ...] = field(default=())  # what the budget changed, in words
+    notes: tuple[str, ...] = ()  # what the budget changed, in words
+    ends: dict[str, BatchEnds] = field(default_factory=dict, repr=False)
+
+    def picture(self) -> "BasinMap":
+        return replace(self, ends={})
 
 
 def cluster_points(points: np.ndarray, tolerance: float) -> tuple[np.ndarray, np.ndarray]:
@@ -231,8 +239,8 @@ def compute_basins(problem: Problem, view: View, methods: Sequence[str], options
                    should_stop: Callable[[], bool] | None = None) -> BasinMap:
     """Run every method from every start of ``view`` and label each start (module docstring).
 
-    With ``cpu_budget_s`` (CPU seconds of the calling thread for all methods together), a trial run
-    from PILOT_STARTS starts first estimates what the grid costs; a grid that would not fit is made
+    With ``cpu_budget_s`` (CPU seconds of the calling thread for all methods together), two trial
+    runs from PILOT_STARTS starts first estimate what the grid costs; a grid that would not fit is made
     coarser (the largest that fits, said in ``notes``), and each method stops at its share of the
     budget (starts still running end ``time_limit``, drawn as such)."""
     options = options or Options()
@@ -244,28 +252,47 @@ def compute_basins(problem: Problem, view: View, methods: Sequence[str], options
     requested, notes = view.grid, []
     cpu_start = time.thread_time()
     if cpu_budget_s is not None:
+        # A batch costs about a + b B per step (a: the loop's own numpy calls, b: each start's
+        # arithmetic); two trial batches of different sizes give both, then the grid's cost.
         all_starts = view.starts()
-        pilot = all_starts[np.linspace(0, view.size - 1, min(PILOT_STARTS, view.size)).astype(int)]
-        per_start = 0.0
+        fixed = per_start = 0.0
+        cost = {}  # per method: (fixed, per start) seconds
         for method in methods:
-            started = time.thread_time()
-            run_ends(problem, pilot, method, options, deadline=started + cpu_budget_s / (4 * len(methods)),
-                     should_stop=should_stop)
-            per_start += (time.thread_time() - started) / len(pilot)
+            seconds, finished = [], []
+            for count in PILOT_STARTS:
+                pilot = all_starts[np.linspace(0, view.size - 1, min(count, view.size)).astype(int)]
+                started = time.thread_time()
+                trial = run_ends(problem, pilot, method, options, deadline=started + cpu_budget_s / (8 * len(methods)),
+                                 should_stop=should_stop)
+                seconds.append(time.thread_time() - started)
+                finished.append(int(np.sum(trial.status != "time_limit")))
+                if finished[-1] < len(pilot):  # cut short: a slow method, run start by start (cost ~ B)
+                    break
+            if finished[0] < min(PILOT_STARTS[0], view.size):  # the time per start that finished (a rough upper bound)
+                cost[method] = (0.0, seconds[0] / max(finished[0], 1))
+            elif len(seconds) == 1 or finished[1] < min(PILOT_STARTS[1], view.size):
+                cost[method] = (0.0, seconds[0] / min(PILOT_STARTS[0], view.size))
+            else:
+                slope = max((seconds[1] - seconds[0]) / (PILOT_STARTS[1] - PILOT_STARTS[0]), seconds[1] / (8 * PILOT_STARTS[1]))
+                cost[method] = (max(seconds[0] - slope * PILOT_STARTS[0], 0.0), slope)
+            fixed, per_start = fixed + cost[method][0], per_start + cost[method][1]
         left = cpu_budget_s - (time.thread_time() - cpu_start)
-        affordable = (BUDGET_USE * max(left, 0.0) / max(per_start, 1e-9)) ** (1 / len(view.axes))
+        affordable = (max(BUDGET_USE * left - fixed, 0.0) / max(per_start, 1e-12)) ** (1 / len(view.axes))
         if affordable < view.grid:
             grid = max(GRID_RANGE[0], int(affordable))
-            notes.append(f"a {view.grid}×{view.grid if len(view.axes) == 2 else 1} grid would need about "
-                         f"{per_start * view.size:.2g} CPU-s, more than this page's {cpu_budget_s:g} s: "
+            notes.append(f"a {view.grid}{'×' + str(view.grid) if len(view.axes) == 2 else ''} grid would need about "
+                         f"{fixed + per_start * view.size:.2g} CPU-s, more than the {BUDGET_USE * left:.2g} s this "
+                         f"picture may use (budget {cpu_budget_s:g} CPU-s for all methods, less the cost estimate): "
                          f"drawn at {grid}{'×' + str(grid) if len(view.axes) == 2 else ''} instead")
             view = view.with_grid(grid)
     ends, seconds = {}, {}
     for i, method in enumerate(methods):
         started = time.thread_time()
         deadline = wall_deadline = None
-        if cpu_budget_s is not None:
-            share = max((cpu_budget_s - (started - cpu_start)) / (len(methods) - i), cpu_budget_s / (4 * len(methods)))
+        if cpu_budget_s is not None:  # what is left, shared in proportion to the estimated costs
+            estimates = [cost[m][0] + cost[m][1] * view.size for m in methods[i:]]
+            part = estimates[0] / sum(estimates) if sum(estimates) > 0 else 1 / (len(methods) - i)
+            share = max((cpu_budget_s - (started - cpu_start)) * part, cpu_budget_s / (4 * len(methods)))
             deadline, wall_deadline = started + share, fairshare.wall_clock() + wall_factor * share
         ends[method] = run_ends(problem, view.starts(), method, options, deadline=deadline,
                                 wall_deadline=wall_deadline, should_stop=should_stop)
@@ -275,5 +302,6 @@ def compute_basins(problem: Problem, view: View, methods: Sequence[str], options
             notes.append(f"{method}: {stopped:,} starts were still running when its share of the budget ran out "
                          "(drawn as 'stopped by the time budget')")
     labels, clusters = label_ends(ends, CLUSTER_TOLERANCE * view.diagonal)
-    return BasinMap(view, {m: MethodBasins(m, labels[m], ends[m], seconds[m]) for m in methods}, clusters,
-                    requested, tuple(notes))
+    methods_basins = {m: MethodBasins(m, labels[m].astype(np.int16), ends[m].iterations.astype(np.int32), seconds[m])
+                      for m in methods}
+    return BasinMap(view, methods_basins, clusters, requested, tuple(notes), ends)

@@ -233,7 +233,7 @@ NASTY_LINKS = [
                                    "lr": "1e-12", "tol": "1e-15"}, False),
 ]
 # Every page of the app gets every link (the page of a link is part of what a visitor can ask for).
-PAGES = ("app.py", "pages/derivatives.py", "pages/learning_rate.py", "pages/theory.py", "pages/one_d.py")
+PAGES = ("app.py", "pages/derivatives.py", "pages/learning_rate.py", "pages/theory.py", "pages/one_d.py", "pages/basins.py")
 
 
 @pytest.mark.parametrize("page", PAGES)

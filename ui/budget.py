@@ -16,6 +16,7 @@ from __future__ import annotations
 # a page with both (Learning rate) stays under 3 CPU-s with compile and views on a busy machine.
 RUNS_BUDGET_S = 0.8  # all method runs of one page run, shared among the methods
 SWEEP_BUDGET_S = 0.8  # all runs of one learning-rate sweep
+BASINS_BUDGET_S = 2.5  # all runs of one basin picture, every method from every start (a coarser grid if f is slow)
 GROWTH_BUDGET_S = 1.2  # all runs of one "cost vs n" measurement (asked for by a button; cached server-wide)
 WALL_FACTOR = 4.0  # ... and at most this many times as long in wall time, on a starved machine
 TABLE_ROWS = 100  # rows of an iteration table sent at once (the window follows the selected k)
@@ -24,4 +25,5 @@ LATEX_CHARS = 4_000  # a formula longer than this is not typeset as one block
 TEXT_CHARS = 20_000  # ... and at most this much of its source is shown as text
 TRACE_CACHE_BYTES = 96 * 2 ** 20  # pickled traces kept for reruns (server-wide)
 SWEEP_CACHE_BYTES = 16 * 2 ** 20  # pickled sweep summaries kept (server-wide)
+BASINS_CACHE_BYTES = 24 * 2 ** 20  # basin pictures kept (6 bytes a start a method: ~0.7 MB for 200x200, 3 methods)
 PROBLEM_CACHE_BYTES = 12 * 2 ** 20  # compiled problems kept, counted by their pickled derivation (~7x that resident)

@@ -29,10 +29,12 @@ from core.isolation import warm_up
 from core.parsing import normalise
 from core.problem import ServerBusy
 from core.run import RunCancelled
+from core.basins import BasinMap, View, compute_basins
 from core.growth import FAMILIES, GrowthPoint, measure_growth
 from core.sweep import Sweep, sweep_learning_rates
 
-from .budget import (GROWTH_BUDGET_S, PROBLEM_CACHE_BYTES, RUNS_BUDGET_S, SWEEP_BUDGET_S, SWEEP_CACHE_BYTES,
+from .budget import (BASINS_BUDGET_S, BASINS_CACHE_BYTES, GROWTH_BUDGET_S, PROBLEM_CACHE_BYTES, RUNS_BUDGET_S,
+                     SWEEP_BUDGET_S, SWEEP_CACHE_BYTES,
                      TRACE_CACHE_BYTES, WALL_FACTOR)
 
 warm_up()  # the first function typed should not wait for a worker to import sympy
@@ -190,6 +192,23 @@ def run_sweep(text: str, x0: tuple[float, ...], etas: tuple[float, ...], method:
         raise  # pragma: no cover - st.stop raises
 
 
+@st.cache_data(max_entries=64, max_size=BASINS_CACHE_BYTES, show_spinner="Running every method from every start…")
+def run_basins(text: str, x0: tuple[float, ...], axes: tuple[int, ...], box: tuple[float, ...], grid: int,
+               methods: tuple[str, ...], options: tuple) -> BasinMap:
+    """Where every start of the view goes (core.basins.compute_basins) within BASINS_BUDGET_S,
+    cached on plain values without the per-start end points (labels and steps only)."""
+    problem, error = load_problem(text)
+    if problem is None:
+        raise ParseError(error)
+    try:
+        return compute_basins(problem, View(x0, axes, box, grid), methods, Options(*options),
+                              cpu_budget_s=BASINS_BUDGET_S, wall_factor=WALL_FACTOR,
+                              should_stop=between_steps()).picture()
+    except RunCancelled:
+        st.stop()
+        raise  # pragma: no cover - st.stop raises
+
+
 @st.cache_data(max_entries=64, show_spinner=False)
 def growth_points(family: str, method: str, budget_s: float) -> list[GrowthPoint]:
     """One method's seconds per step on a family for n = 2..20 (core.growth.measure_growth),
@@ -220,5 +239,6 @@ def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
     return None
 
 
-__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "check_start", "visitor_gone", "between_steps", "measure_growths",
+__all__ = ["load_problem", "run_method", "run_methods", "run_sweep", "run_basins",
+           "check_start", "visitor_gone", "between_steps", "measure_growths",
            "ByteBoundedCache", "OptionsError"]
