@@ -131,7 +131,10 @@ def _cell(value) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.start is None and args.basins is None:
+        parser.error("the following arguments are required: --start (or --basins for a grid of starts)")
     try:
         variables = [v.strip() for v in args.vars.split(",")] if args.vars else None
         options = Options(**{spec.name: getattr(args, spec.name) for spec in SPEC})
@@ -141,8 +144,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 raise OptionsError("--basins draws one method at a time: give --method")
             result = _basins(problem, args, options)
         else:
-            if args.start is None:
-                raise OptionsError("give a start point: --start 15,15")
             methods = list(METHODS) if args.method == "all" else [args.method]
             traces = [run(problem, args.start, method, options) for method in methods]
     except (ParseError, OptionsError) as err:
