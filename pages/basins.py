@@ -2,21 +2,22 @@
 the stationary point its run reached (or how it failed)."""
 
 import math
-from dataclasses import astuple
+from dataclasses import astuple, replace
 
 import streamlit as st
 
 from core import METHODS, OptionsError
 from core.basins import DEFAULT_GRID, View
-from ui.basins import PICK, basin_chart, point_text, curve_over_interval, legend_chart, legend_frame, starts_of_pick, summary_frame
+from ui.basins import PICK, basin_chart, curve_over_interval, legend_chart, legend_frame, starts_of_pick, summary_frame
 from ui.budget import BASINS_BUDGET_S
 from ui.compute import run_basins
 from ui.latex import show_formula
 from ui.links import format_number
-from ui.sidebar import require_ready
+from ui.sidebar import open_page_with, require_ready
 from ui.text import md_escape
 
 GRIDS = (50, 100, 150, 200, 300, 400)
+OPEN_COMPARE_FROM = "basins_open_compare_from"  # a clicked pixel's start, for the next run
 
 
 def default_half_width(x0: tuple[float, ...], axes: tuple[int, ...]) -> float:
@@ -30,6 +31,9 @@ def default_half_width(x0: tuple[float, ...], axes: tuple[int, ...]) -> float:
 def basins_page() -> None:
     active = require_ready()
     setup, problem, x0 = active.setup, active.problem, active.x0
+    start = st.session_state.pop(OPEN_COMPARE_FROM, None)
+    if start is not None:  # a pixel was clicked: Compare from its start, by the link that reproduces it
+        open_page_with("pages/compare.py", replace(setup, x0_text=", ".join(format_number(v) for v in start)))
     names = problem.variable_names
     st.title("Where does every start go?", anchor=False)
     st.caption("Seed 001: Newton *“solves a positive definite quadratic in one step”*. Off the quadratic, pure Newton "
@@ -78,21 +82,15 @@ def basins_page() -> None:
     side = f"{picture.view.grid}×{picture.view.grid}" if len(axes) == 2 else f"{picture.view.grid}"
     st.caption(f"{side} starts per method; budget {BASINS_BUDGET_S:g} CPU-s for all methods together (computed once, "
                "then cached). Lighter = more iterations. Hover a pixel for its start, where it went and its steps; "
-               "**click a pixel to make its start x₀** (sidebar and link), then open Compare from it.")
+               "**click a pixel to open Compare from that start.**")
 
     def pick_start(method: str) -> None:
-        """A click on a pixel: that start becomes x0 (the sidebar's, the link's); Compare is a click away."""
+        """A click on a pixel: the next run opens Compare from that start (below)."""
         event = st.session_state.get(f"basins_chart_{method}")
         picked = (event.selection.get(PICK) if event is not None else None) or []
         start = starts_of_pick(picture, picked[0]) if picked else None
         if start is not None:
-            st.session_state["x0"] = ", ".join(format_number(v) for v in start)
-            st.session_state["basins_picked"] = start
-
-    picked = st.session_state.get("basins_picked")
-    if picked is not None and tuple(picked) == tuple(x0):
-        st.page_link("pages/compare.py", label=f"x₀ = {point_text(picked)} (the pixel you clicked): open Compare from this start",
-                     icon=":material/arrow_forward:")
+            st.session_state[OPEN_COMPARE_FROM] = start
 
     if len(axes) == 1:
         st.altair_chart(curve_over_interval(problem, picture, names), width="stretch")

@@ -209,6 +209,15 @@ def _leave_legacy_multipage_mode() -> None:
         st.rerun()
 
 
+def open_page_with(page: str, setup: Setup) -> None:
+    """Go to ``page`` showing ``setup``, as a share link would: the URL carries it and the sidebar
+    reads it again on the next run. (Setting the widgets and switching pages is not enough: a
+    switch made by the server does not carry the browser's widget values, and the sidebar's
+    function and methods came up empty.)"""
+    st.session_state["setup_loaded"] = False
+    st.switch_page(page, query_params=setup_to_query(setup))
+
+
 def get_active() -> ActiveSetup:
     """The active setup for this run. A page run on its own (``streamlit run pages/x.py``, or
     ``AppTest.from_file("pages/x.py")``) draws the sidebar itself."""

@@ -6,7 +6,6 @@ Run: ``python -m pytest -q tests/e2e/test_basins_browser.py`` (or ``-m e2e``).
 
 from __future__ import annotations
 
-import re
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -26,6 +25,13 @@ TOOLTIP = "#vg-tooltip-element"
 
 def _fail(what: str):
     raise AssertionError(what)
+
+
+def _first_cell_x(page) -> float:
+    """x of row k = 0 in the first method's table (column 2: k, marker, then the variables)."""
+    from .support import cell
+    panel = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']").first
+    return float(cell(panel, 2, 0))
 
 
 def open_basins(browser, server, setup: Setup, width: int = 1600, height: int = 2400, **options):
@@ -73,26 +79,26 @@ def test_basin_pictures_hover_and_click_to_compare(server, browser) -> None:
         fields = eventually(hovered, page)
         sx, sy = float(fields["start x"]), float(fields["start y"])
         assert -5 < sx < 5 and -5 < sy < 5 and int(fields["iterations"]) >= 1
-        # a click on that pixel makes its start x0 (the sidebar's and the link's), exactly the
-        # pixel's centre; the link to Compare then opens Compare from it
+        # a click on that pixel opens Compare from that start (exactly the pixel's centre), by the
+        # link that reproduces it: the sidebar, the URL and every table start there
         interact(page, lambda: page.mouse.click(x + 1, y))
+        page.wait_for_selector("[data-testid='stMain'] h1:has-text('Compare the methods')", timeout=60_000)
 
-        def x0_is_the_pixel() -> tuple[float, ...]:
+        def compare_from_the_pixel() -> tuple[float, ...]:
             query = {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
+            assert urlsplit(page.url).path in ("", "/"), page.url
             x0 = tuple(float(v) for v in query["x0"].split(","))
-            pixel = 10 / PICTURE.grid  # the box is 10 wide; a smaller grid (budget) has wider pixels
-            assert abs(x0[0] - sx) <= 2e-3 * max(1, abs(sx)) + 1e-9 and abs(x0[1] - sy) <= 2e-3 * max(1, abs(sy)), (x0, sx, sy, pixel)
+            assert abs(x0[0] - sx) <= 2e-3 * max(1, abs(sx)) and abs(x0[1] - sy) <= 2e-3 * max(1, abs(sy)), (x0, sx, sy)
+            assert query["f"] == HIMMELBLAU.function and query["methods"] == ",".join(HIMMELBLAU.methods)
             return x0
-        x0 = eventually(x0_is_the_pixel, page, timeout_ms=60_000)
-        link = page.get_by_role("link", name=re.compile("open Compare from this start"))
-        eventually(lambda: link.is_visible() or _fail("no link to Compare"), page)
-        screenshot(page, "basins_picked")
-        interact(page, link.click)
-        page.wait_for_selector("[data-testid='stMain'] h1:has-text('Compare the methods')")
-        query = {k: v[-1] for k, v in parse_qs(urlsplit(page.url).query).items()}
-        assert tuple(float(v) for v in query["x0"].split(",")) == x0 and query["f"] == HIMMELBLAU.function
-        eventually(lambda: page.get_by_role("textbox", name="Start point").input_value() == ", ".join(
-            f"{v:g}" if float(f"{v:g}") == v else repr(v) for v in x0) or _fail("x0 box"), page)
+        x0 = eventually(compare_from_the_pixel, page, timeout_ms=60_000)
+        shown = ", ".join(f"{v:g}" if float(f"{v:g}") == v else repr(v) for v in x0)
+        eventually(lambda: page.get_by_role("textbox", name="Start point").input_value() == shown or _fail("x0 box"), page)
+        panels = page.locator("[data-testid='stMain'] [data-testid='stDataFrame']")
+        eventually(lambda: panels.count() == len(HIMMELBLAU.methods) or _fail(f"{panels.count()} tables"), page)
+        first_x = eventually(lambda: _first_cell_x(page), page)
+        assert first_x == x0[0], (first_x, x0)
+        screenshot(page, "basins_clicked_compare")
         assert not exceptions(page) and not watch.problems(), watch.problems()
     finally:
         context.close()
