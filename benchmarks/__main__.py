@@ -22,7 +22,9 @@ from core import Options
 from .suite import (GOAL_COLD_S, GOAL_COMPILE_N20_S, GOAL_LOOP_RATIO, GOAL_SPEEDUP, ROSENBROCK, Row,
                     cached_rerun, classic_start, cold_first_view, compiled_vs_symbolic, extended_rosenbrock,
                     fresh_process, fresh_texts, growth, honest_behind_hostile, run_loop_overhead, worker_start_up,
-                    batch_throughput, per_start_step_costs, sweep_through_batch, GOAL_BATCH_S, GOAL_BATCH_SPEEDUP)
+                    batch_throughput, per_start_step_costs, sweep_through_batch, GOAL_BATCH_S, GOAL_BATCH_SPEEDUP,
+                    basins_throughput, basins_picture_bytes, GOAL_BASINS_NEWTON_S, GOAL_BASINS_DEFAULT_S,
+                    GOAL_BASINS_SPEEDUP, GOAL_BASINS_BYTES)
 
 
 def _time(seconds: float) -> str:
@@ -179,6 +181,26 @@ def report(quick: bool = False) -> list[Row]:
                 Row(title, "  batch speed-up", f"{s['speedup']:.1f}x")]
         return out
     rows += _section("6 batch engine", batch)
+
+    def basins() -> list[Row]:
+        title = "7 basins"
+        b = basins_throughput(**({"grid": 20, "loop_sample": 5} if quick else {}))
+        side = f"{b['grid']}x{b['grid']}"
+        out = [
+            Row(title, f"newton on Himmelblau, {side} starts, compute_basins (CPU)", _time(b["newton_s"]),
+                f"<= {GOAL_BASINS_NEWTON_S:g} s", b["newton_s"] <= GOAL_BASINS_NEWTON_S),
+            Row(title, f"gd, gd-optimal, newton together, {side} starts (CPU)", _time(b["default_s"]),
+                f"<= {GOAL_BASINS_DEFAULT_S:g} s", b["default_s"] <= GOAL_BASINS_DEFAULT_S),
+            Row(title, "  run() looped over the same starts (measured on a sample)", _time(b["loop_estimate_s"])),
+            Row(title, "  speed-up", f"{b['speedup']:.0f}x", f">= {GOAL_BASINS_SPEEDUP:.0f}x", b["speedup"] >= GOAL_BASINS_SPEEDUP),
+        ]
+        for p in basins_picture_bytes(**({"grids": (50,)} if quick else {})):
+            coarser = " (the budget drew it coarser)" if p["coarser"] else ""
+            out.append(Row(title, f"one basin picture as sent (spec + Arrow), {p['grid']} per side asked{coarser}",
+                           f"{p['largest_bytes'] / 1e3:.0f} kB", f"<= {GOAL_BASINS_BYTES / 1e6:g} MB",
+                           p["largest_bytes"] <= GOAL_BASINS_BYTES))
+        return out
+    rows += _section("7 basins", basins)
     return rows
 
 

@@ -12,6 +12,9 @@ the goal they are held to); nothing here asserts anything, and nothing here is a
    Rosenbrock function for n = 2, 5, 10, 20.
 5. :func:`honest_behind_hostile` - an ordinary new function through the worker pool, alone and
    with hostile texts (each needing its whole budget) started just before it (issue 11).
+6. :func:`batch_throughput`, :func:`per_start_step_costs`, :func:`sweep_through_batch` - the batch
+   engine (issue 10).
+7. :func:`basins_throughput`, :func:`basins_picture_bytes` - where every start goes (issue 9).
 """
 
 from __future__ import annotations
@@ -502,3 +505,61 @@ def sweep_through_batch(rates: int = 60, steps: int = 1000) -> dict:
         run(problem, [15.0, 15.0], "gd", Options(lr=float(eta), max_iter=steps, tol=1e-300))
     loop_s = time.perf_counter() - start
     return {"rates": rates, "steps": steps, "batch_s": batch_s, "loop_s": loop_s, "speedup": loop_s / batch_s}
+
+
+# --------------------------------------------------------------------------------------------
+# 7. Where every start goes (issue 9)
+# --------------------------------------------------------------------------------------------
+GOAL_BASINS_NEWTON_S = 0.5  # newton, 200 x 200 starts on Himmelblau, at most
+GOAL_BASINS_DEFAULT_S = 3.0  # the app's default methods together, at most
+GOAL_BASINS_SPEEDUP = 100.0  # against run() looped over the same starts, at least
+GOAL_BASINS_BYTES = 10 ** 6  # one basin picture as sent to the browser, at most
+
+
+def basins_throughput(grid: int = 200, loop_sample: int = 60) -> dict:
+    """compute_basins on Himmelblau over [-5, 5]^2 (no budget: the whole grid): newton alone and
+    the default methods together, CPU seconds of this thread; run() looped over a sample of the
+    same starts per method, scaled to the grid."""
+    from core.basins import View, compute_basins
+
+    problem = build_problem(HIMMELBLAU, timeout=None)
+    view = View((0.0, 0.0), (0, 1), (-5, 5, -5, 5), grid)
+    out = {"grid": grid}
+    for name, methods in (("newton", ["newton"]), ("default", list(DEFAULT_METHODS))):
+        start = time.thread_time()
+        compute_basins(problem, view, methods, Options())
+        out[f"{name}_s"] = time.thread_time() - start
+    starts = view.starts()[np.linspace(0, view.size - 1, loop_sample).astype(int)]
+    start = time.thread_time()
+    for method in DEFAULT_METHODS:
+        for x0 in starts:
+            run(problem, x0, method, Options())
+    out["loop_estimate_s"] = (time.thread_time() - start) / loop_sample * view.size
+    out["speedup"] = out["loop_estimate_s"] / out["default_s"]
+    return out
+
+
+def basins_picture_bytes(grids: Sequence[int] = (200, 400)) -> list[dict]:
+    """The basins page (AppTest) for Himmelblau with the default methods: the serialized size of
+    each basin picture element (Vega-Lite spec + its Arrow data: what the browser receives for it),
+    the largest one per grid asked for (the page's budget may draw a coarser grid: reported)."""
+    from streamlit.testing.v1 import AppTest
+
+    from ui.links import Setup, setup_to_query
+
+    _quiet_streamlit()
+    setup = Setup(HIMMELBLAU, "0, 0", DEFAULT_METHODS)
+    out = []
+    for grid in grids:
+        at = AppTest.from_file(str(_ROOT / "pages" / "basins.py"), default_timeout=300)
+        for key, value in setup_to_query(setup).items():
+            at.query_params[key] = value
+        at.run()
+        at.select_slider(key="basins_grid").set_value(grid)
+        at.run()
+        sizes = [len(element.proto.SerializeToString()) for element in at.get("vega_lite_chart")
+                 if '"rect"' in element.proto.spec]
+        notes = [info.value for info in at.info]
+        out.append({"grid": grid, "pictures": len(sizes), "largest_bytes": max(sizes) if sizes else 0,
+                    "coarser": next((n for n in notes if "drawn at" in n), "")})
+    return out
