@@ -292,7 +292,8 @@ def compute_basins(problem: Problem, view: View, methods: Sequence[str], options
         if cpu_budget_s is not None:  # what is left, shared in proportion to the estimated costs
             estimates = [cost[m][0] + cost[m][1] * view.size for m in methods[i:]]
             part = estimates[0] / sum(estimates) if sum(estimates) > 0 else 1 / (len(methods) - i)
-            share = max((cpu_budget_s - (started - cpu_start)) * part, cpu_budget_s / (4 * len(methods)))
+            share = max(cpu_budget_s - (started - cpu_start), 0.0) * part  # never past the budget: the
+            # trial runs came out of it, and a method that gets nothing left ends its starts time_limit
             deadline, wall_deadline = started + share, fairshare.wall_clock() + wall_factor * share
         ends[method] = run_ends(problem, view.starts(), method, options, deadline=deadline,
                                 wall_deadline=wall_deadline, should_stop=should_stop)

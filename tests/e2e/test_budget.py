@@ -24,13 +24,18 @@ from urllib.parse import urlencode
 import pytest
 
 from core import METHODS
+from ui.budget import BASINS_BUDGET_S
 
 from .support import ARTIFACTS, LinkClient, MemorySampler, StreamlitServer, cpu_seconds, mib
 
 pytestmark = pytest.mark.load
 
-PAGES = ("", "derivatives", "learning_rate", "theory", "one_d")
+PAGES = ("", "derivatives", "learning_rate", "theory", "one_d", "basins")
 SERVER_CPU_S = 3.0
+# The basins page spends its own budget (ui.budget.BASINS_BUDGET_S, 2 CPU-s for every method from
+# every start) where the other pages spend 0.8 CPU-s of runs; the rest of a page run (compile,
+# LaTeX, views) measured up to ~0.9 CPU-s on these links. Its bound: its budget plus that allowance.
+PAGE_CPU_S = {"basins": BASINS_BUDGET_S + 1.2}
 SENT_BYTES = 3 * 10 ** 6
 ALL_METHODS = ",".join(METHODS)
 BOUNDS = {"max_iter": "20000", "tol": "1e-15", "lr": "1e-12", "methods": ALL_METHODS}
@@ -83,8 +88,9 @@ def test_heavy_links_cost_a_bounded_amount(budget_server) -> None:
             failures.append(f"{name}: the link was refused, so nothing was measured: {visit.texts[:2]}")
         if visit.exceptions:
             failures.append(f"{name}: traceback on the page: {visit.exceptions[:1]}")
-        if row["server_cpu_s"] > SERVER_CPU_S:
-            failures.append(f"{name}: {row['server_cpu_s']} CPU-s of the server process > {SERVER_CPU_S}")
+        limit = PAGE_CPU_S.get(page, SERVER_CPU_S)
+        if row["server_cpu_s"] > limit:
+            failures.append(f"{name}: {row['server_cpu_s']} CPU-s of the server process > {limit}")
         if visit.bytes_received > SENT_BYTES:
             failures.append(f"{name}: {row['sent_mb']} MB sent > {SENT_BYTES / 1e6:g}")
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
