@@ -16,7 +16,7 @@ from ui.charts import CONVERGENCE_QUANTITIES, convergence_chart, legend_selectio
 from ui.budget import RUNS_BUDGET_S
 from ui.compute import run_method, run_sweep
 from ui.latex import show_formula
-from ui.panels import status_badge
+from ui.panels import picture_with_starts, status_badge
 from ui.sidebar import require_ready
 from ui.teaching import OUTCOME_COLORS, PICK, rate_factors, sweep_chart, sweep_frame
 from ui.text import md_escape
@@ -128,7 +128,7 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
         st.caption(md_escape(picked.reason()))
         picture = picture_chart(problem, traces, np.array(x0), picked_trace.iterations, legend_selection())
         if picture is not None:
-            st.altair_chart(picture, width="stretch")
+            picture_with_starts(picture, "lr_picture")
         else:
             st.caption(f"f has {problem.n} variables: no picture of f; the convergence curves tell the story.")
     with right:

@@ -7,6 +7,7 @@ be copied (by the page) into every other chart.
 
 from __future__ import annotations
 
+import math
 from typing import Mapping, Sequence
 
 import altair as alt
@@ -92,6 +93,43 @@ def contour_lines(problem: Problem, box: np.ndarray, levels: int = 16) -> pd.Dat
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["x", "y", "level", "line", "i"])
 
 
+START_PICK = "start_click"  # the click selection of a picture: its point becomes x0 (ui.panels)
+START_GRID = 60  # about this many pickable starts per axis
+
+
+def round_step(span: float, count: int = START_GRID) -> float:
+    """1, 2 or 5 times a power of ten, about span / count: starts picked by a click read as typed."""
+    raw = span / count
+    power = 10.0 ** math.floor(math.log10(raw))
+    return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
+
+
+def start_grid(box: np.ndarray) -> pd.DataFrame:
+    """The starts a click can pick: multiples of round_step inside the box, per axis (x, and y
+    for a 2-D box), rounded so that 0.30000000000000004 reads 0.3."""
+    axes = []
+    for lo, hi in box:
+        step = round_step(float(hi - lo))
+        decimals = max(0, 1 - math.floor(math.log10(step)))
+        axes.append(np.round(np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step, decimals))
+    if len(axes) == 1:
+        return pd.DataFrame({"x": axes[0]})
+    xs, ys = np.meshgrid(*axes)
+    return pd.DataFrame({"x": xs.ravel(), "y": ys.ravel()})
+
+
+def start_layer(box: np.ndarray, x_scale: alt.Scale, y: alt.Y | None = None) -> alt.Chart:
+    """Invisible points on start_grid: a click anywhere on the picture picks the nearest one
+    (Vega's Voronoi cells: no need to hit a point). Goes first, under the paths, so their
+    tooltips still answer."""
+    grid = start_grid(box)
+    fields = ["x", "y"] if y is not None else ["x"]
+    if y is None:  # 1-D: one row of points at the top (a pixel position, no scale of its own):
+        y = alt.value(0)  # their Voronoi cells are vertical strips, so a click picks by x alone
+    pick = alt.selection_point(name=START_PICK, on="click", nearest=True, fields=fields, clear=False)
+    return alt.Chart(grid).mark_point(opacity=0, size=1).encode(x=alt.X("x:Q", scale=x_scale), y=y).add_params(pick)
+
+
 def _current_points(iterates: pd.DataFrame, k: int) -> pd.DataFrame:
     """Row min(k, K) of each method: where each run is at 'iteration k'."""
     last = iterates.groupby("method")["k"].transform("max")
@@ -121,7 +159,8 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
         size=260, shape="diamond", filled=True, stroke="black", strokeWidth=1, clip=True).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color,
         opacity=_highlight(selection), tooltip=tooltip)
-    return alt.layer(contours, paths, current).properties(
+    starts = start_layer(box, x_scale, alt.Y("y:Q", scale=y_scale))
+    return alt.layer(starts, contours, paths, current).properties(
         title=f"Paths on the contours of f (◆ = iterate k = {k})", height=540)
 
 
@@ -154,7 +193,7 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
         except (ArithmeticError, LinAlgError):
             continue
         models.append(pd.DataFrame({"method": row["method"], "x": t, "f": local.model(t[:, None])}))
-    layers = [base, points]
+    layers = [start_layer(np.array([box]), x_scale), base, points]
     if models:
         layers.append(alt.Chart(pd.concat(models)).mark_line(strokeDash=[6, 4], clip=True).encode(
             x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color,

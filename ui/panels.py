@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from typing import Mapping
 
 import numpy as np
@@ -11,7 +12,9 @@ import streamlit as st
 from core import METHODS, STATUSES, Trace
 from core.blocks import Field
 
-from .charts import CONVERGENCE_QUANTITIES, SELECTION, convergence_chart, legend_selection, picture_chart, step_size_chart
+from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, convergence_chart, legend_selection, picture_chart,
+                     step_size_chart)
+from .links import format_number
 from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, table_window, thinning_note
 from .text import md_escape
 
@@ -94,6 +97,36 @@ def _interactive_chart(chart, key: str) -> None:
                     selection_mode=SELECTION)
 
 
+START_CLICKED = "start_clicked"  # a click on a picture changed x0: the page reruns whole
+_LAST_START_PICK = "last_start_pick"  # per chart: the click already taken (the selection stays in its state)
+
+
+def _take_start_pick(chart_key: str) -> None:
+    """A click on a picture: its (rounded) point becomes x0 in the sidebar and the link. A legend
+    click on the same chart keeps its old job."""
+    event = st.session_state.get(chart_key)
+    selection = event.selection if event is not None else {}
+    picked = selection.get(START_PICK) or []
+    seen = st.session_state.setdefault(_LAST_START_PICK, {})
+    if picked and picked[0] != seen.get(chart_key):
+        seen[chart_key] = picked[0]
+        point = [picked[0][axis] for axis in ("x", "y") if axis in picked[0]]
+        if all(isinstance(v, (int, float)) and math.isfinite(v) for v in point):
+            st.session_state["x0"] = ", ".join(format_number(float(v)) for v in point)
+            st.session_state[START_CLICKED] = True
+            return
+    _copy_legend_pick(chart_key)
+
+
+def picture_with_starts(chart, key: str) -> None:
+    """A picture of f on which a click sets x0 (and a legend click highlights a method)."""
+    st.altair_chart(chart, width="stretch", key=key, on_select=lambda: _take_start_pick(key),
+                    selection_mode=[SELECTION, START_PICK])
+    st.caption("Click anywhere on the picture to start every method there (x₀ follows, rounded to the grid's step).")
+    if st.session_state.pop(START_CLICKED, False):
+        st.rerun(scope="app")  # new x0: new runs, new tables (a fragment rerun would keep the old ones)
+
+
 def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> None:
     """The picture (contours or curve) and both convergence charts, highlight shared."""
     picture = picture_chart(problem, traces, x0, k, legend_selection(highlighted()))
@@ -102,7 +135,7 @@ def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> 
         # convergence charts stack beside it; on a phone the columns stack.
         left, right = st.columns([3, 2])
         with left:
-            _interactive_chart(picture, "chart_picture")
+            picture_with_starts(picture, "chart_picture")
         slots = [right, right]
     else:
         st.caption(f"f has {problem.n} variables: no picture of f; the convergence curves tell the story.")

@@ -336,3 +336,54 @@ CONTRAST_JS = """() => {
 def test_server_log_has_no_traceback(server) -> None:
     """Runs last in this module: nothing above made the server log a traceback."""
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
+
+
+def _picture(page):
+    return page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours")
+
+
+@pytest.mark.parametrize("touch", [False, True], ids=["mouse", "phone-tap"])
+def test_click_on_the_picture_starts_every_method_there(server, browser, touch) -> None:
+    """A click (or a tap on a phone) on the contour picture: x0 becomes the nearest point of the
+    picture's grid of round numbers, in the sidebar and the link, and every table starts there."""
+    from ui.charts import round_step, view_box
+
+    options = {"viewport": {"width": 390, "height": 2600}, "has_touch": True, "is_mobile": True} if touch else \
+        {"viewport": {"width": 1600, "height": 2600}}
+    context = browser.new_context(**options)
+    try:
+        page = context.new_page()
+        watch = PageWatch().attach(page)
+        open_app(page, server.url)
+        wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+        picture = _picture(page)
+        picture.scroll_into_view_if_needed()
+        box = picture.bounding_box()
+        assert box and box["width"] > 200, box
+        # a point inside the plot area, left of and below the centre (the axes and legend sit outside it)
+        x, y = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45
+        if touch:
+            interact(page, lambda: page.touchscreen.tap(x, y))
+        else:
+            interact(page, lambda: page.mouse.click(x, y))
+        traces = {m: trace_for(DEFAULT, m) for m in DEFAULT.methods}
+        area = view_box(traces, np.array(DEFAULT.x0()))
+        steps = [round_step(float(hi - lo)) for lo, hi in area]
+
+        def started_at_the_click() -> tuple[float, ...]:
+            x0 = tuple(float(v) for v in query(page)["x0"].split(","))
+            assert x0 != DEFAULT.x0(), "x0 did not change"
+            for value, (lo, hi), step in zip(x0, area, steps):
+                assert lo <= value <= hi, (x0, area)
+                assert abs(value / step - round(value / step)) < 1e-9, (value, step)  # a point of the grid
+            # left of and below the centre of the box, as clicked
+            assert x0[0] < area[0].mean() and x0[1] < area[1].mean() + 0.1 * (area[1][1] - area[1][0]), (x0, area)
+            return x0
+        x0 = eventually(started_at_the_click, page, timeout_ms=60_000)
+        setup = Setup(DEFAULT.function, ", ".join(format(v, "g") for v in x0), DEFAULT.methods)
+        assert_tables_match_engine(page, setup)
+        assert page.get_by_role("textbox", name="Start point").input_value() == ", ".join(format(v, "g") for v in x0)
+        assert not exceptions(page) and not watch.problems(), watch.problems()
+        screenshot(page, "compare_clicked_start_phone" if touch else "compare_clicked_start")
+    finally:
+        context.close()
