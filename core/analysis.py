@@ -43,6 +43,31 @@ class LocalAnalysis:
         """(g'g, g'Hg): the numerator and denominator of the optimal rate."""
         return float(self.g @ self.g), float(self.g @ self.hessian @ self.g)
 
+    @property
+    def newton_point(self) -> np.ndarray | None:
+        """x + d with H d = -g: the model's stationary point (its minimum when H is positive
+        definite, its centre in every case: where Newton's step lands)."""
+        return None if self.newton is None else self.x + self.newton
+
+    @property
+    def optimal_point(self) -> np.ndarray | None:
+        """x - eta g with eta = g'g / g'Hg: the minimum of the model along -g, where the line
+        along -g touches a contour of the model (where the optimal rate's step lands)."""
+        return None if self.optimal_rate is None else self.x - self.optimal_rate * self.g
+
+    def model_levels(self, count: int = 6) -> np.ndarray:
+        """Levels at which to draw the model's contours: f(x) (the contour through x), the level
+        the optimal-rate step touches, and, where the model has a minimum, levels spaced
+        geometrically down to it (the ellipses shrink onto the Newton point). Empty when H is
+        not positive definite: the caller picks levels from the model's values on its picture."""
+        if self.definiteness != "positive definite" or self.newton_point is None:
+            return np.array([self.f])
+        lowest = float(self.model(self.newton_point[None])[0])
+        levels = [lowest + (self.f - lowest) * 0.45 ** j for j in range(count)]
+        if self.optimal_point is not None:
+            levels.append(float(self.model(self.optimal_point[None])[0]))
+        return np.unique(np.array(levels))
+
     def model(self, points: np.ndarray) -> np.ndarray:
         """The second-order model m(p) = f + g'(p − x) + ½ (p − x)'H(p − x) at points of shape
         (P, n): f's Taylor expansion at x, the function Newton minimises."""

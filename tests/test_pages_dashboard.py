@@ -224,3 +224,23 @@ def test_an_option_keeps_its_value_while_its_widget_is_hidden() -> None:
     assert at.query_params["lr"] in ("0.2", ["0.2"])  # not the default: the link keeps it
     at.multiselect(key="methods").set_value(["newton", "gd"]).run()
     assert at.number_input(key="lr").value == 0.2
+
+
+def test_the_quadratic_model_at_x_k_is_drawn_on_request() -> None:
+    # Seed 000 at k = 0 on 4x^2 + y^2 from (15, 15): the model is f itself; Newton's step lands on
+    # its centre (0, 0); the optimal rate's step stops where -g touches a contour, (-9/13, 144/13)
+    at = app()
+    assert not [s for s in charts(at) if any("step" in (rows[0] if rows else {}) for rows in s["datasets"].values())]
+    at.toggle(key="show_model").set_value(True).run()
+    assert not at.exception
+    assert any("quadratic model at x\\_0" in c.value for c in at.caption)
+    (picture,) = [s for s in charts(at) if "Paths" in str(s.get("title"))]
+    ends = [rows for rows in picture["datasets"].values() if rows and "step" in rows[0] and len(rows) == 2]
+    (points,) = ends
+    by_step = {row["step"].split(":")[0]: (row["x"], row["y"]) for row in points}
+    assert by_step["Newton step"] == (0.0, 0.0)
+    assert by_step["optimal rate"] == (pytest.approx(-9 / 13, rel=1e-14), pytest.approx(144 / 13, rel=1e-14))
+    lines = [rows for rows in picture["datasets"].values() if rows and "level" in rows[0]]
+    levels = {round(row["level"], 9) for rows in lines for row in rows}
+    # the contour through x_0 (f = 1125) and the one the optimal step touches (f at the tangent point)
+    assert 1125.0 in levels and round(4 * (9 / 13) ** 2 + (144 / 13) ** 2, 9) in levels

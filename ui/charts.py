@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core import METHODS, Problem, Trace
-from core.analysis import local_analysis
+from core.analysis import LocalAnalysis, local_analysis
 from core.linalg import LinAlgError
 
 from .frames import convergence_frame, long_iterates, thinned
@@ -73,16 +73,14 @@ def view_box(traces: Mapping[str, Trace], x0: np.ndarray) -> np.ndarray:
     return box
 
 
-def contour_lines(problem: Problem, box: np.ndarray, levels: int = 16) -> pd.DataFrame:
-    """Contour lines of f over the box (contourpy), levels denser near the bottom of f."""
+def _grid(box: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     xs = np.linspace(box[0, 0], box[0, 1], GRID_POINTS)
     ys = np.linspace(box[1, 0], box[1, 1], GRID_POINTS)
-    grid_x, grid_y = np.meshgrid(xs, ys)
-    z = problem.grid_values(grid_x, grid_y)
-    finite = z[np.isfinite(z)]
-    if finite.size < 4 or finite.max() == finite.min():
-        return pd.DataFrame(columns=["x", "y", "level", "line", "i"])
-    values = np.unique(np.quantile(finite, np.linspace(0.0, 1.0, levels + 2)[1:-1] ** 2))
+    return np.meshgrid(xs, ys)
+
+
+def _lines(grid_x: np.ndarray, grid_y: np.ndarray, z: np.ndarray, values: np.ndarray) -> pd.DataFrame:
+    """Contour lines of z at ``values`` (contourpy), one row per vertex."""
     generator = contourpy.contour_generator(grid_x, grid_y, np.ma.masked_invalid(z), line_type="Separate")
     rows, line_id = [], 0
     for level in values:
@@ -91,6 +89,62 @@ def contour_lines(problem: Problem, box: np.ndarray, levels: int = 16) -> pd.Dat
                                       "line": line_id, "i": np.arange(len(line))}))
             line_id += 1
     return pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=["x", "y", "level", "line", "i"])
+
+
+def _quantile_levels(z: np.ndarray, levels: int) -> np.ndarray | None:
+    finite = z[np.isfinite(z)]
+    if finite.size < 4 or finite.max() == finite.min():
+        return None
+    return np.unique(np.quantile(finite, np.linspace(0.0, 1.0, levels + 2)[1:-1] ** 2))
+
+
+def contour_lines(problem: Problem, box: np.ndarray, levels: int = 16) -> pd.DataFrame:
+    """Contour lines of f over the box (contourpy), levels denser near the bottom of f."""
+    grid_x, grid_y = _grid(box)
+    z = problem.grid_values(grid_x, grid_y)
+    values = _quantile_levels(z, levels)
+    if values is None:
+        return pd.DataFrame(columns=["x", "y", "level", "line", "i"])
+    return _lines(grid_x, grid_y, z, values)
+
+
+def model_lines(local: LocalAnalysis, box: np.ndarray) -> pd.DataFrame:
+    """Contours of the quadratic model at local.x over the box: its own levels (core.analysis:
+    through x, the optimal step's tangent level, down to the minimum), or, without a minimum
+    (hyperbolas), f(x) and levels spread over the model's values on the box."""
+    grid_x, grid_y = _grid(box)
+    z = local.model(np.stack([grid_x.ravel(), grid_y.ravel()], axis=1)).reshape(grid_x.shape)
+    values = local.model_levels()
+    if values.size == 1:
+        spread = _quantile_levels(z, 8)
+        values = np.unique(np.concatenate([values, spread if spread is not None else []]))
+    return _lines(grid_x, grid_y, z, values)
+
+
+MODEL_COLOR = "#6a3d9a"
+
+
+def model_layers(local: LocalAnalysis, box: np.ndarray, x_scale: alt.Scale, y_scale: alt.Scale) -> list[alt.Chart]:
+    """The quadratic model at x_k drawn: its contours (dashed), Newton's step to its centre and
+    the optimal rate's step along -g to where -g touches a model contour."""
+    x, y = alt.X("x:Q", scale=x_scale), alt.Y("y:Q", scale=y_scale)
+    layers = [alt.Chart(model_lines(local, box)).mark_line(strokeDash=[5, 3], strokeWidth=1.2, opacity=0.8, clip=True,
+                                                           color=MODEL_COLOR).encode(x=x, y=y, detail="line:N", order="i:Q")]
+    steps = []
+    for name, point in (("Newton step: to the model's centre", local.newton_point),
+                        ("optimal rate: to the model's minimum along −g", local.optimal_point)):
+        if point is not None and np.isfinite(point).all():
+            steps += [{"step": name, "x": float(local.x[0]), "y": float(local.x[1]), "end": 0},
+                      {"step": name, "x": float(point[0]), "y": float(point[1]), "end": 1}]
+    if steps:
+        frame = pd.DataFrame(steps)
+        tooltip = ["step", alt.Tooltip("x:Q", format=".6g"), alt.Tooltip("y:Q", format=".6g")]
+        shape = alt.Shape("step:N", scale=alt.Scale(range=["circle", "square"]), legend=None)
+        layers += [alt.Chart(frame).mark_line(color=MODEL_COLOR, strokeWidth=2.2, clip=True).encode(
+                       x=x, y=y, detail="step:N", order="end:Q"),
+                   alt.Chart(frame[frame["end"] == 1]).mark_point(size=150, filled=True, color=MODEL_COLOR, clip=True).encode(
+                       x=x, y=y, shape=shape, tooltip=tooltip)]
+    return layers
 
 
 START_PICK = "start_click"  # the click selection of a picture: its point becomes x0 (ui.panels)
@@ -137,8 +191,9 @@ def _current_points(iterates: pd.DataFrame, k: int) -> pd.DataFrame:
 
 
 def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
-               selection: alt.Parameter) -> alt.Chart:
-    """Contour lines of f with every method's path; x_k marked. 2 variables only."""
+               selection: alt.Parameter, model_at: LocalAnalysis | None = None) -> alt.Chart:
+    """Contour lines of f with every method's path; x_k marked; with ``model_at``, the
+    quadratic model there (model_layers). 2 variables only."""
     names = problem.variable_names
     box = view_box(traces, x0)
     x_scale = alt.Scale(domain=list(box[0]), nice=False)
@@ -160,7 +215,8 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color,
         opacity=_highlight(selection), tooltip=tooltip)
     starts = start_layer(box, x_scale, alt.Y("y:Q", scale=y_scale))
-    return alt.layer(starts, contours, paths, current).properties(
+    model = model_layers(model_at, box, x_scale, y_scale) if model_at is not None else []
+    return alt.layer(starts, contours, *model, paths, current).properties(
         title=f"Paths on the contours of f (◆ = iterate k = {k})", height=540)
 
 
@@ -243,10 +299,11 @@ def step_size_chart(trace: Trace, k: int) -> alt.Chart:
 
 
 def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
-                  selection: alt.Parameter) -> alt.Chart | None:
-    """The contour plot with paths (2 variables), the curve with models (1 variable), else None."""
+                  selection: alt.Parameter, model_at: LocalAnalysis | None = None) -> alt.Chart | None:
+    """The contour plot with paths (2 variables; with ``model_at``, the quadratic model there),
+    the curve with models (1 variable), else None."""
     if problem.n == 2:
-        return path_chart(problem, traces, x0, k, selection)
+        return path_chart(problem, traces, x0, k, selection, model_at)
     if problem.n == 1:
         return curve_chart(problem, traces, x0, k, selection)
     return None

@@ -10,6 +10,8 @@ import pandas as pd
 import streamlit as st
 
 from core import METHODS, STATUSES, Trace
+from core.analysis import LocalAnalysis, local_analysis
+from core.linalg import LinAlgError
 from core.blocks import Field
 
 from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, convergence_chart, legend_selection, picture_chart,
@@ -127,9 +129,35 @@ def picture_with_starts(chart, key: str) -> None:
         st.rerun(scope="app")  # new x0: new runs, new tables (a fragment rerun would keep the old ones)
 
 
+def model_at_iterate(problem, traces: dict[str, Trace], k: int) -> tuple[LocalAnalysis | None, str]:
+    """The quadratic model to draw when asked (2 variables): at x_k of the highlighted method (the
+    first one shown otherwise), and the caption saying what is drawn."""
+    if problem.n != 2 or not st.toggle("Draw the quadratic model at x_k", key="show_model",
+                                       help="m_k(x) = f_k + g'(x − x_k) + ½(x − x_k)'H(x − x_k): the function Newton minimises"):
+        return None, ""
+    method = next((m for m in highlighted() if m in traces), next(iter(traces)))
+    trace = traces[method]
+    row = min(k, trace.iterations)
+    try:
+        local = local_analysis(problem, trace.x[row])
+    except (ArithmeticError, LinAlgError) as err:
+        return None, f"No model at x_{row} of {method}: {err}."
+    where = f"x_{row} of {METHODS[method].short_label}"
+    parts = [f"Dashed purple: contours of the quadratic model at {where} ({local.definiteness} H)"]
+    if local.newton_point is not None:
+        parts.append("● Newton's step to the model's centre" + (" (its minimum)" if local.definiteness == "positive definite" else ""))
+    if local.optimal_point is not None:
+        parts.append(f"■ the optimal rate's step along −g, η = g'g/g'Hg = {local.optimal_rate:.4g}, to where −g touches a "
+                     "model contour")
+    return local, "; ".join(parts) + ". Highlight a method (legend) to draw the model at its iterate."
+
+
 def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> None:
     """The picture (contours or curve) and both convergence charts, highlight shared."""
-    picture = picture_chart(problem, traces, x0, k, legend_selection(highlighted()))
+    model, model_caption = model_at_iterate(problem, traces, k)
+    picture = picture_chart(problem, traces, x0, k, legend_selection(highlighted()), model)
+    if model_caption:
+        st.caption(md_escape(model_caption))
     if picture is not None:
         # The picture gets a roughly square area (contours keep their shape), the two
         # convergence charts stack beside it; on a phone the columns stack.

@@ -387,3 +387,23 @@ def test_click_on_the_picture_starts_every_method_there(server, browser, touch) 
         screenshot(page, "compare_clicked_start_phone" if touch else "compare_clicked_start")
     finally:
         context.close()
+
+
+def test_the_quadratic_model_layer_is_drawn(open_page) -> None:
+    """The toggle draws the model's contours and both steps on the picture (purple marks in the
+    picture's SVG); at k = 0 of the seed setup the optimal step ends at (-9/13, 144/13)."""
+    from ui.charts import MODEL_COLOR
+
+    page, watch = open_page()
+    wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+    interact(page, page.get_by_text("Draw the quadratic model at x_k").click)
+
+    def drawn() -> int:
+        count = _picture(page).locator(f"path[stroke='{MODEL_COLOR}'], path[fill='{MODEL_COLOR}']").count()
+        assert count >= 3, count  # model contours, the two step lines, the two end points
+        return count
+    eventually(drawn, page)
+    assert page.get_by_text(re.compile("quadratic model at x_0")).count() >= 1
+    assert not blank_charts(page) and not exceptions(page) and not watch.problems(), watch.problems()
+    _picture(page).scroll_into_view_if_needed()
+    screenshot(page, "compare_model_layer")
