@@ -169,8 +169,17 @@ class Rule:
     options: tuple[str, ...] = ()
     fields: dict[str, Field] = {}
 
+    # What a picture of one step can show of this rule (core.line): "search" (trials along d,
+    # replayed), "model" (the quadratic model's minimum along d), or "" (nothing along a line).
+    line_view: str = ""
+
     def init(self, n: int, size: int, options: Options) -> State:
         return {}
+
+    def state_at(self, trace: Any, k: int, options: Options) -> State:
+        """The rule's state (one start) at step k of a trace, to replay that step: the initial
+        state for rules whose step depends on x alone; a rule with memory rebuilds it here."""
+        return self.init(trace.x.shape[1], 1, options)
 
     def describe(self, info: dict[str, Any]) -> str:
         """The sentence for one step's fields ('' when there is nothing to say)."""

@@ -88,6 +88,7 @@ class ModelMinimum(Rule):
     with negative_curvature where d'Hd <= 0 or is zero to rounding (no model minimum)."""
 
     needs_hessian = True
+    line_view = "model"
     fields = {"curvature": Field(float, "d'Hd, the model's curvature along the step")}
 
     def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
@@ -107,6 +108,7 @@ class Backtracking(Rule):
     """Armijo backtracking: the first η = shrink^j with f(x + η d) <= f + c1 η g'd (and f lower)."""
 
     options = ("c1", "shrink")
+    line_view = "search"
     fields = {"backtracks": Field(int, "halvings of the trial step before it was accepted"),
               "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
 
@@ -194,6 +196,8 @@ def _interpolate(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float
 
 class _RowSearch(Rule):
     """A line search run start by start: subclasses implement ``search`` for one start."""
+
+    line_view = "search"
 
     fields = {"evaluations": Field(int, "trial points the search evaluated"),
               "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
@@ -338,6 +342,13 @@ class ExactLineSearch(_RowSearch):
     def init(self, n: int, size: int, options: Any) -> State:
         return {} if self.first == "model" else {"previous_eta": np.full(size, np.nan),
                                                  "previous_slope": np.full(size, np.nan)}
+
+    def state_at(self, trace: Any, k: int, options: Any) -> State:
+        state = self.init(trace.x.shape[1], 1, options)
+        if self.first != "model" and k > 0:  # the previous step's eta and slope g'd, as the run kept them
+            state["previous_eta"][0] = trace.step_size[k - 1]
+            state["previous_slope"][0] = float(trace.grad[k - 1] @ trace.direction[k - 1])
+        return state
 
     def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> dict[str, Any] | tuple[str, str]:
         f0, d = float(at.f[i]), line.d

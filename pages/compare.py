@@ -34,7 +34,7 @@ def iteration_view(problem: Problem, traces: dict[str, Trace], x0: np.ndarray) -
         # themselves, so the unused columns of a last, short row stay invisible.
         for column, method in zip(st.columns(per_row), methods[start:start + per_row]):
             with column, st.container(border=True):
-                method_panel(traces[method], k)
+                method_panel(traces[method], k, problem)
     st.subheader("All methods together", anchor=False)
     st.caption("Click a method in a legend to highlight it in every chart and panel (shift-click for several, "
                "double-click empty space to clear).")

@@ -17,6 +17,7 @@ import pandas as pd
 
 from core import METHODS, Problem, Trace
 from core.analysis import LocalAnalysis, local_analysis
+from core.line import LineView
 from core.linalg import LinAlgError
 
 from .frames import convergence_frame, long_iterates, thinned
@@ -307,3 +308,64 @@ def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray,
     if problem.n == 1:
         return curve_chart(problem, traces, x0, k, selection)
     return None
+
+
+def line_chart(view: LineView, color: str) -> alt.Chart:
+    """Step k along its line: phi(eta), the Armijo line, every trial (accepted or rejected), the
+    eta taken; for Wolfe the allowed slopes at it; for the optimal rate the quadratic model along
+    d, its minimum g'g/g'Hg and the true minimum of phi. A log eta axis when trials span decades."""
+    etas, phi, log_axis = view.etas, view.phi, view.log_eta
+    finite = phi[np.isfinite(phi)]
+    low = float(min(finite.min(), view.f0)) if finite.size else view.f0
+    span = max(view.f0 - low, abs(view.f0) * 1e-12, 1e-300)
+    y_domain = [low - 0.15 * span, view.f0 + 1.5 * span]
+    x_scale = alt.Scale(type="log" if log_axis else "linear", domain=[float(etas[0]), float(etas[-1])], nice=False)
+    y_scale = alt.Scale(domain=y_domain, nice=False)
+    x, y = alt.X("eta:Q", title="η", scale=x_scale), alt.Y("value:Q", title="φ(η) = f(x_k + η d_k)", scale=y_scale)
+    curves = [pd.DataFrame({"eta": etas, "value": phi, "curve": "φ(η)"})]
+    if view.view == "search":
+        curves.append(pd.DataFrame({"eta": etas, "value": view.armijo(etas), "curve": f"Armijo line, c₁ = {view.c1:g}"}))
+    if view.view == "model" and view.curvature > 0:
+        curves.append(pd.DataFrame({"eta": etas, "value": view.model(etas), "curve": "quadratic model along d"}))
+    frame = pd.concat(curves, ignore_index=True)
+    names = list(dict.fromkeys(frame["curve"]))
+    palette = {"φ(η)": color, "quadratic model along d": MODEL_COLOR}
+    layers = [alt.Chart(frame).mark_line(clip=True).encode(
+        x=x, y=y, color=alt.Color("curve:N", scale=alt.Scale(domain=names, range=[palette.get(n, "#888888") for n in names]),
+                                  legend=alt.Legend(orient="bottom", title=None, direction="vertical", labelLimit=260)),
+        strokeDash=alt.condition(alt.datum.curve == "φ(η)", alt.value([1, 0]), alt.value([5, 3])))]
+    # φ itself reaches far above f_k where a trial overshoots: the picture keeps to f_k and below
+    marks = [{"eta": view.eta, "what": "η taken"}]
+    if view.view == "model":
+        marks = [{"eta": view.model_eta, "what": "g'g/g'Hg (the model's minimum)"},
+                 {"eta": view.true_minimum, "what": "the minimum of φ"}]
+    marks = pd.DataFrame([m for m in marks if math.isfinite(m["eta"]) and m["eta"] > 0])
+    if len(marks):
+        layers.append(alt.Chart(marks).mark_rule(strokeDash=[2, 2], color="#888888").encode(
+            x=alt.X("eta:Q", scale=x_scale), tooltip=["what", alt.Tooltip("eta:Q", format=".6g", title="η")]))
+    if view.trials:
+        top = y_domain[1]
+        trials = pd.DataFrame([{"trial": j + 1, "eta": t.eta, "f": t.f, "value": min(t.f, top),
+                                "verdict": "accepted" if t.accepted else "rejected"} for j, t in enumerate(view.trials)])
+        trials = trials[trials["eta"] > 0]
+        layers.append(alt.Chart(trials).mark_point(size=90, filled=True, clip=True).encode(
+            x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale),
+            shape=alt.Shape("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["circle", "cross"]),
+                            legend=alt.Legend(orient="bottom", title=None, direction="vertical")),
+            # fill, not color: the curves' colour scale stays theirs (a shared one mixed the two legends)
+            fill=alt.Fill("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["#2ca02c", "#d62728"]),
+                          legend=None),
+            stroke=alt.value("#d62728"),
+            tooltip=["trial", alt.Tooltip("eta:Q", format=".6g", title="η"), alt.Tooltip("f:Q", format=".6g", title="φ(η)"),
+                     "verdict"]))
+    if view.c2 is not None and view.trials:
+        # Wolfe's curvature condition at the step taken: |phi'(eta)| <= c2 |phi'(0)|, the allowed slopes
+        taken = next((t for t in view.trials if t.accepted), None)
+        if taken is not None and math.isfinite(taken.f):
+            half = 0.08 * (float(etas[-1]) - float(etas[0])) if not log_axis else 0.25 * taken.eta
+            slope = view.c2 * abs(view.slope)
+            fan = pd.DataFrame([{"eta": taken.eta + s * half, "value": taken.f + sign * slope * s * half, "side": sign}
+                                for sign in (-1, 1) for s in (-1, 1)])
+            layers.append(alt.Chart(fan).mark_line(color="#2ca02c", strokeDash=[3, 2], clip=True).encode(
+                x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale), detail="side:N"))
+    return alt.layer(*layers).properties(height=300)

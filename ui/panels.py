@@ -11,11 +11,12 @@ import streamlit as st
 
 from core import METHODS, STATUSES, Trace
 from core.analysis import LocalAnalysis, local_analysis
+from core.line import line_at
 from core.linalg import LinAlgError
 from core.blocks import Field
 
-from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, convergence_chart, legend_selection, picture_chart,
-                     step_size_chart)
+from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, convergence_chart, legend_selection, line_chart,
+                     picture_chart, step_size_chart)
 from .links import format_number
 from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, table_window, thinning_note
 from .text import md_escape
@@ -190,8 +191,38 @@ def work_done(trace: Trace) -> str:
     return text + f" (over {trace.iterations} step{'' if trace.iterations == 1 else 's'})"
 
 
-def method_panel(trace: Trace, k: int) -> None:
-    """Update rule, status, row k, the iteration table (row k marked), CSV, step sizes."""
+def line_view(problem, trace: Trace, k: int) -> None:
+    """Step k along its line (core.line), for the methods whose step size is found along one."""
+    row = min(k, trace.iterations)
+    if not METHODS[trace.method].step.line_view or row >= trace.iterations:
+        return
+    with st.expander(f"Step k = {row} along its line", icon=":material/timeline:"):
+        try:
+            view = line_at(problem, trace, row)
+        except (ArithmeticError, LinAlgError) as err:
+            st.caption(md_escape(f"Cannot draw this step: {err}"))
+            return
+        if view is None:
+            st.caption("No line to draw at this step.")
+            return
+        st.altair_chart(line_chart(view, METHODS[trace.method].color), width="stretch")
+        if view.view == "model":
+            gap = view.true_minimum - view.model_eta
+            st.caption(md_escape(f"η = g'g/g'Hg = {view.model_eta:.6g} minimises the quadratic model along d; φ itself is "
+                                 f"least at η = {view.true_minimum:.6g} ({gap:+.3g}): "
+                                 + ("f is quadratic along this line, so they agree." if abs(gap) <= 1e-6 * abs(view.model_eta)
+                                    else "f is not quadratic along this line.")))
+        else:
+            rejected = sum(not t.accepted for t in view.trials)
+            st.caption(md_escape(f"{len(view.trials)} trial{'s' if len(view.trials) != 1 else ''} ({rejected} rejected), "
+                                 f"η taken = {view.eta:.6g}. Accepted: on or below the Armijo line"
+                                 + (f" and with |φ'(η)| ≤ c₂|φ'(0)|, c₂ = {view.c2:g} (the green fan: the slopes allowed)"
+                                    if view.c2 is not None else "") + ". Replayed from x_k: the trace keeps no trials."))
+
+
+def method_panel(trace: Trace, k: int, problem=None) -> None:
+    """Update rule, status, row k, the iteration table (row k marked), CSV, step sizes, and (given
+    the problem) the step along its line."""
     method = METHODS[trace.method]
     st.subheader(method.label, anchor=False)
     if trace.method in highlighted():
@@ -218,6 +249,8 @@ def method_panel(trace: Trace, k: int) -> None:
                        icon=":material/download:")
     if np.isfinite(trace.step_size).any():
         st.altair_chart(step_size_chart(trace, k), width="stretch")
+    if problem is not None:
+        line_view(problem, trace, k)
 
 
 def iteration_slider(label: str, longest: int, key: str, container=st, help: str | None = None) -> int:

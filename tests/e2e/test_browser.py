@@ -407,3 +407,17 @@ def test_the_quadratic_model_layer_is_drawn(open_page) -> None:
     assert not blank_charts(page) and not exceptions(page) and not watch.problems(), watch.problems()
     _picture(page).scroll_into_view_if_needed()
     screenshot(page, "compare_model_layer")
+
+
+def test_a_line_search_step_is_drawn(open_page, server) -> None:
+    """gd-armijo on the seed setup at k = 0: three trials (1, 1/2 rejected; 1/4 accepted, as worked out
+    in tests/test_line.py), drawn and said; the accepted eta is the engine's."""
+    setup = Setup(DEFAULT.function, DEFAULT.x0_text, ("gd-armijo",))
+    page, watch = open_page(app_url(server.url, "", **setup_to_query(setup)))
+    wait_for_charts(page, minimum=expected_chart_count(setup))
+    page.get_by_text("Step k = 0 along its line").click()
+    eta = trace_for(setup, "gd-armijo").step_size[0]
+    eventually(lambda: page.get_by_text(f"3 trials (2 rejected), η taken = {eta:.6g}").is_visible() or _missing("caption"), page)
+    wait_for_charts(page, minimum=expected_chart_count(setup) + 1)  # the picture of the step, drawn
+    assert not blank_charts(page) and not exceptions(page) and not watch.problems(), watch.problems()
+    screenshot(page, "compare_line_search")
