@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sys
@@ -22,6 +23,13 @@ if str(ROOT) not in sys.path:
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+
+
+@functools.lru_cache(maxsize=None)
+def compiled(text: str):
+    """build_problem(text), once per test session (the tests reuse a few functions many times)."""
+    from core import build_problem
+    return build_problem(text, timeout=None)
 
 
 def run_app(script: str = "app.py", **query: str) -> AppTest:

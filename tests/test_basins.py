@@ -10,18 +10,13 @@ import sys
 
 import numpy as np
 import pytest
+from conftest import compiled
 
-from core import Options, OptionsError, build_problem, run
+from core import Options, OptionsError, run
 from core.basins import CLUSTER_TOLERANCE, OUTCOMES, View, cluster_points, compute_basins, label_outcome, outcome_label
 
 HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
-_PROBLEMS: dict[str, object] = {}
-
-
-def problem(text: str):
-    if text not in _PROBLEMS:
-        _PROBLEMS[text] = build_problem(text, timeout=None)
-    return _PROBLEMS[text]
+problem = compiled
 
 
 def test_the_view_lays_starts_on_pixel_centres_row_by_row():

@@ -8,17 +8,12 @@ import math
 
 import numpy as np
 import pytest
+from conftest import compiled
 
-from core import METHODS, Options, build_problem, run
+from core import METHODS, Options, run
 from core.line import line_at
 
-_CACHE: dict[str, object] = {}
-
-
-def problem(text: str):
-    if text not in _CACHE:
-        _CACHE[text] = build_problem(text, timeout=None)
-    return _CACHE[text]
+problem = compiled
 
 
 def test_backtracking_trials_on_the_seed_setup_by_hand():
