@@ -91,7 +91,7 @@ def get_method(method_id: str) -> Method:
         raise OptionsError(f"unknown method {method_id!r}; known: {', '.join(METHODS)}") from None
 
 
-_BACKTRACKING = r"\ \text{(backtracking } \eta_k)"
+_BACKTRACKING = r"\text{(backtracking } \eta_k)"
 
 register(Method(
     "gd", "Gradient descent, fixed rate", "GD fixed η", r"x_{k+1} = x_k - \eta\, g_k", "#1f77b4",
@@ -108,13 +108,13 @@ register(Method(
     predictions.pure_newton))
 register(Method(
     "gd-armijo", "Gradient descent, backtracking (Armijo)", "GD Armijo",
-    (r"\begin{gathered}x_{k+1} = x_k - \eta_k g_k,\quad \eta_k = 2^{-j},\ j \text{ smallest with}\\"
+    (r"\begin{gathered}x_{k+1} = x_k - \eta_k g_k\\ \eta_k = 2^{-j},\ j \text{ smallest with}\\"
      r"f(x_k - \eta_k g_k) \le f_k - c_1 \eta_k \|g_k\|^2\end{gathered}"), "#d62728",
     SteepestDescent(), Backtracking(), "steps along -g, halving η from 1 until f decreases enough",
     predictions.ARMIJO))
 register(Method(
     "newton-damped", "Damped Newton (line search, fallback)", "Damped Newton",
-    (r"\begin{gathered}x_{k+1} = x_k - \eta_k \tilde H_k^{-1} g_k" + _BACKTRACKING + r"\\"
+    (r"\begin{gathered}x_{k+1} = x_k - \eta_k \tilde H_k^{-1} g_k\\" + _BACKTRACKING + r"\\"
      r"\tilde H_k = H_k \text{ if } H_k \succ 0, \text{ else } |H_k|\end{gathered}"), "#9467bd",
     SaddleFreeNewton(), Backtracking(), "Newton's direction (|H| where H is not positive definite), with backtracking",
     predictions.damped_newton))
@@ -126,8 +126,8 @@ register(Method(
 register(Method(
     "bfgs", "BFGS (quasi-Newton)", "BFGS",
     (r"\begin{gathered}x_{k+1} = x_k - \eta_k B_k g_k\ \text{(Wolfe } \eta_k)\\"
-     r"B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top) + \rho s s^\top\\"
-     r"s, y = \Delta x_k, \Delta g_k,\ \rho = 1/y^\top s\end{gathered}"), "#e377c2",
+     r"B_{k+1} = (I-\rho s y^\top) B_k (I-\rho y s^\top)\\ + \rho s s^\top,\quad "
+     r"\rho = 1/y^\top s\\ s, y = \Delta x_k, \Delta g_k\end{gathered}"), "#e377c2",
     InverseBFGS(), Wolfe(), "Newton-like steps with an estimate of H⁻¹ built from gradient changes",
     predictions.BFGS))
 register(Method(

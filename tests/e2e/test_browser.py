@@ -421,3 +421,29 @@ def test_a_line_search_step_is_drawn(open_page, server) -> None:
     wait_for_charts(page, minimum=expected_chart_count(setup) + 1)  # the picture of the step, drawn
     assert not blank_charts(page) and not exceptions(page) and not watch.problems(), watch.problems()
     screenshot(page, "compare_line_search")
+
+
+# A formula wider than the element that holds it (KaTeX's own box may overhang its glyphs by a
+# pixel or two: that is not a cut)
+OVERFLOWING_FORMULAS_JS = """() => [...document.querySelectorAll("[data-testid='stMain'] .katex-display")]
+  .map(e => ({e, box: e.closest("[data-testid='stElementContainer']")}))
+  .filter(({e, box}) => box && e.querySelector('.katex').scrollWidth > box.clientWidth + 1)
+  .map(({e, box}) => ({text: e.textContent.slice(0, 60), formula: e.querySelector('.katex').scrollWidth,
+                       space: box.clientWidth}))"""
+
+
+@pytest.mark.parametrize("group", range(0, len(METHODS), 3))
+def test_every_update_rule_fits_its_panel_three_abreast(open_page, server, group) -> None:
+    """At 1500 px with three panels a row, no method's update rule is cut off (the BFGS rule was)."""
+    methods = tuple(list(METHODS)[group:group + 3])
+    setup = Setup("(1-x)^2 + 100(y-x^2)^2", "-1.2, 1", methods, Options(lr=1e-3, max_iter=50))
+    page, watch = open_page(app_url(server.url, "", **setup_to_query(setup)), width=1500, height=1600)
+    wait_for_charts(page, minimum=3)  # the page is drawn: the panels have their final width
+
+    def nothing_cut_off() -> None:
+        widths = page.evaluate("""() => [...document.querySelectorAll("[data-testid='stMain'] .katex-display")]
+                                       .map(e => e.closest("[data-testid='stElementContainer']").clientWidth)""")
+        assert len(widths) >= 1 + len(methods) and min(widths) > 250, widths  # laid out three abreast
+        assert page.evaluate(OVERFLOWING_FORMULAS_JS) == []
+    eventually(nothing_cut_off, page)
+    assert not exceptions(page)
