@@ -150,7 +150,7 @@ def test_iteration_slider_marks_row_and_path() -> None:
     assert list(optimal.loc[optimal["▶"] == "▶", "k"]) == [3]
     newton = at.dataframe[2].value  # Newton stopped at k = 1: its last row is marked
     assert list(newton.loc[newton["▶"] == "▶", "k"]) == [1]
-    picture = charts(at)[3]  # 3 step-size charts come first, then the contour plot
+    (picture,) = [c for c in charts(at) if "Paths on the contours" in str(c.get("title"))]
     marker = [layer for layer in picture["layer"] if layer.get("mark", {}).get("shape") == "diamond"]
     assert marker
     datasets = picture["datasets"]
