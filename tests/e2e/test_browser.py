@@ -447,3 +447,28 @@ def test_every_update_rule_fits_its_panel_three_abreast(open_page, server, group
         assert page.evaluate(OVERFLOWING_FORMULAS_JS) == []
     eventually(nothing_cut_off, page)
     assert not exceptions(page)
+
+
+def test_a_class_sees_no_deploy_menu_a_local_reader_does(server) -> None:
+    """The same server opened as localhost (a reader's `streamlit run`) shows Streamlit's Deploy
+    button; opened by a host name (a class on the hosted app) it does not."""
+    from playwright.sync_api import sync_playwright
+
+    from .support import CHROMIUM, CHROMIUM_ARGS
+
+    args = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
+    args.append("--host-resolver-rules=MAP class.example 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
+        try:
+            for base, deploy in ((server.url, 1), (server.url.replace("127.0.0.1", "class.example"), 0)):
+                page = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
+                open_app(page, base)
+                page.locator("[data-testid='stMainMenu']").wait_for()  # the toolbar is drawn
+                button = page.locator("[data-testid='stAppDeployButton']")
+                if deploy:
+                    button.wait_for()
+                assert button.count() == deploy, base
+                assert not exceptions(page)
+        finally:
+            chromium.close()
