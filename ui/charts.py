@@ -348,14 +348,13 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
         trials = pd.DataFrame([{"trial": j + 1, "eta": t.eta, "f": t.f, "value": min(t.f, top),
                                 "verdict": "accepted" if t.accepted else "rejected"} for j, t in enumerate(view.trials)])
         trials = trials[trials["eta"] > 0]
-        layers.append(alt.Chart(trials).mark_point(size=90, filled=True, clip=True).encode(
+        layers.append(alt.Chart(trials).mark_point(size=110, filled=False, strokeWidth=2.5, clip=True).encode(
             x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale),
             shape=alt.Shape("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["circle", "cross"]),
                             legend=alt.Legend(orient="bottom", title=None, direction="vertical")),
-            # fill, not color: the curves' colour scale stays theirs (a shared one mixed the two legends)
-            fill=alt.Fill("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["#2ca02c", "#d62728"]),
-                          legend=None),
-            stroke=alt.value("#d62728"),
+            # stroke, not color: the curves' colour scale stays theirs (a shared one mixed the two legends)
+            stroke=alt.Stroke("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["#2ca02c", "#d62728"]),
+                              legend=None),
             tooltip=["trial", alt.Tooltip("eta:Q", format=".6g", title="η"), alt.Tooltip("f:Q", format=".6g", title="φ(η)"),
                      "verdict"]))
     if view.c2 is not None and view.trials:

@@ -579,7 +579,8 @@ def off_colour_points(page) -> list[dict]:
       const title = (el.querySelector('.role-title-text') || {}).textContent || '';
       const lines = new Set([...el.querySelectorAll('g.mark-line path')].map(p => p.getAttribute('stroke')));
       const points = [...new Set([...el.querySelectorAll('g.mark-symbol path')].map(p => p.getAttribute('fill')))];
-      return {title, lines: [...lines], stray: points.filter(c => lines.size && !lines.has(c))};
+      // an unfilled symbol (a legend's line swatch, an invisible click target) has fill 'transparent': no colour to check
+      return {title, lines: [...lines], stray: points.filter(c => lines.size && c !== 'transparent' && !lines.has(c))};
     }).filter(c => c.stray.length)""")
 
 

@@ -51,10 +51,14 @@ def vector_text(v) -> str:  # as ui.panels shows x_k
 
 def expected_chart_count(setup: Setup) -> int:
     """Picture of f (1 or 2 variables) + 2 convergence charts + a step-size chart per method with
-    finite step sizes."""
+    finite step sizes + the chart of step k = 0 along its line (in its panel's expander, drawn
+    even while the expander is closed) per method whose step is found along a line."""
+    from core.line import line_at
+
     problem = problem_for(setup.function)
     steps = sum(bool(np.isfinite(trace_for(setup, m).step_size).any()) for m in setup.methods)
-    return (1 if problem.n <= 2 else 0) + 2 + steps
+    lines = sum(line_at(problem, trace_for(setup, m), 0) is not None for m in setup.methods)
+    return (1 if problem.n <= 2 else 0) + 2 + steps + lines
 
 
 def assert_tables_match_engine(page, setup: Setup) -> None:
@@ -333,11 +337,6 @@ CONTRAST_JS = """() => {
 }"""
 
 
-def test_server_log_has_no_traceback(server) -> None:
-    """Runs last in this module: nothing above made the server log a traceback."""
-    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
-
-
 def _picture(page):
     return page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours")
 
@@ -418,7 +417,7 @@ def test_a_line_search_step_is_drawn(open_page, server) -> None:
     page.get_by_text("Step k = 0 along its line").click()
     eta = trace_for(setup, "gd-armijo").step_size[0]
     eventually(lambda: page.get_by_text(f"3 trials (2 rejected), η taken = {eta:.6g}").is_visible() or _missing("caption"), page)
-    wait_for_charts(page, minimum=expected_chart_count(setup) + 1)  # the picture of the step, drawn
+    wait_for_charts(page, minimum=expected_chart_count(setup))  # the picture of the step among them
     assert not blank_charts(page) and not exceptions(page) and not watch.problems(), watch.problems()
     screenshot(page, "compare_line_search")
 
@@ -449,26 +448,29 @@ def test_every_update_rule_fits_its_panel_three_abreast(open_page, server, group
     assert not exceptions(page)
 
 
-def test_a_class_sees_no_deploy_menu_a_local_reader_does(server) -> None:
+def test_a_class_sees_no_deploy_menu_a_local_reader_does(server, browser) -> None:
     """The same server opened as localhost (a reader's `streamlit run`) shows Streamlit's Deploy
     button; opened by a host name (a class on the hosted app) it does not."""
-    from playwright.sync_api import sync_playwright
-
     from .support import CHROMIUM, CHROMIUM_ARGS
 
     args = [a for a in CHROMIUM_ARGS if not a.startswith("--host-resolver-rules")]
     args.append("--host-resolver-rules=MAP class.example 127.0.0.1, MAP * ~NOTFOUND, EXCLUDE 127.0.0.1")
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=args, headless=True)
-        try:
-            for base, deploy in ((server.url, 1), (server.url.replace("127.0.0.1", "class.example"), 0)):
-                page = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
-                open_app(page, base)
-                page.locator("[data-testid='stMainMenu']").wait_for()  # the toolbar is drawn
-                button = page.locator("[data-testid='stAppDeployButton']")
-                if deploy:
-                    button.wait_for()
-                assert button.count() == deploy, base
-                assert not exceptions(page)
-        finally:
-            chromium.close()
+    # a second Chromium with its own name rules, from the module's Playwright (one per thread)
+    chromium = browser.browser_type.launch(executable_path=CHROMIUM, args=args, headless=True)
+    try:
+        for base, deploy in ((server.url, 1), (server.url.replace("127.0.0.1", "class.example"), 0)):
+            page = chromium.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            open_app(page, base)
+            page.locator("[data-testid='stMainMenu']").wait_for()  # the toolbar is drawn
+            button = page.locator("[data-testid='stAppDeployButton']")
+            if deploy:
+                button.wait_for()
+            assert button.count() == deploy, base
+            assert not exceptions(page)
+    finally:
+        chromium.close()
+
+
+def test_server_log_has_no_traceback(server) -> None:
+    """Runs last in this module: nothing above made the server log a traceback."""
+    assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
