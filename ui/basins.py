@@ -28,6 +28,7 @@ OUTCOME_COLORS = {"other_point": "#e0e0e0", "flat": "#c7c7c7", "max_iter": "#9e9
                   "line_search_failed": "#6a6a6a"}
 PICK = "start"  # the click selection's name (the page reads it)
 MIN_OPACITY = 0.3  # the most iterations are drawn this light
+AXIS_EXTENT = 56  # px for the y axis of f's curve and of the strips under it (1-D), so their x axes align
 
 
 def point_text(x: tuple[float, ...]) -> str:
@@ -86,7 +87,12 @@ def basin_chart(picture: BasinMap, method: str, variable_names: tuple[str, ...],
         y2 = alt.Y2("y_hi:Q")
         fields = ["sx", "sy"]
     else:
-        y, y2 = alt.value(0), alt.value({"expr": "height"})  # a band over the whole plot height
+        transforms += [alt.CalculateTransform(calculate="0", **{"as": "y_lo"}),
+                       alt.CalculateTransform(calculate="1", **{"as": "y_hi"})]
+        # an empty axis as wide as the curve's above (AXIS_EXTENT): the strips line up with f's x
+        y = alt.Y("y_lo:Q", scale=alt.Scale(domain=[0, 1]), title=None,
+                  axis=alt.Axis(labels=False, ticks=False, domain=False, grid=False, minExtent=AXIS_EXTENT, maxExtent=AXIS_EXTENT))
+        y2 = alt.Y2("y_hi:Q")
         fields = ["sx"]
         height = 160  # the whole chart: Streamlit fits the title and the axis into it (a band of ~50 px)
     transforms.append(alt.LookupTransform(lookup="l", **{"from": alt.LookupData(
@@ -152,7 +158,7 @@ def curve_over_interval(problem, picture: BasinMap, variable_names: tuple[str, .
     x_name = variable_names[view.axes[0]]
     return alt.Chart(frame).mark_line(color="#888888").encode(
         x=alt.X("x:Q", title=x_name, scale=alt.Scale(domain=[view.box[0], view.box[1]], nice=False, zero=False)),
-        y=alt.Y("f:Q", title="f"),
+        y=alt.Y("f:Q", title=None, axis=alt.Axis(minExtent=AXIS_EXTENT, maxExtent=AXIS_EXTENT)),
         tooltip=[alt.Tooltip("x:Q", format=".4g", title=x_name), alt.Tooltip("f:Q", format=".4g")],
     ).properties(title="f over the starts", height=220)
 
