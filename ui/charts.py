@@ -149,7 +149,7 @@ def model_layers(local: LocalAnalysis, box: np.ndarray, x_scale: alt.Scale, y_sc
 
 
 START_PICK = "start_click"  # the click selection of a picture: its point becomes x0 (ui.panels)
-START_GRID = 60  # about this many pickable starts per axis
+START_GRID = 30  # about this many pickable starts per axis (60 made 20 pages on 2 cores render 1.5-3x slower: 3,721 SVG nodes each)
 
 
 def round_step(span: float, count: int = START_GRID) -> float:

@@ -141,8 +141,8 @@ async def one_session(context, base: str, case: tuple[int, int, Setup], go: asyn
             all_done.set()
         await asyncio.wait_for(all_done.wait(), timeout=render_timeout_s)  # stay connected
         charts_drawn = True
-        try:
-            await page.wait_for_function(_CHARTS_DRAWN_JS, timeout=30_000, polling=250)
+        try:  # the frontend draws after the run; 20 pages on 2 loaded cores take a while: the pace's deadline
+            await page.wait_for_function(_CHARTS_DRAWN_JS, timeout=render_timeout_s * 1000, polling=250)
         except Exception:  # noqa: BLE001 - reported below as a failure of this session
             charts_drawn = False
         try:  # KaTeX typesets after the run finishes, and the panel's k line can lag the table
