@@ -40,14 +40,17 @@ PILOT_STARTS = (16, 256)  # starts (spread over the grid) of the two trial runs 
 BUDGET_USE = 0.8  # the grid is chosen to need at most this share of the budget (the estimate is rough)
 
 
+_LABELS = {outcome: -1 - i for i, outcome in enumerate(OUTCOMES)}
+
+
 def outcome_label(outcome: str) -> int:
     """The (negative) label of an outcome that is not a cluster."""
-    return -1 - list(OUTCOMES).index(outcome)
+    return _LABELS[outcome]
 
 
 def label_outcome(label: int) -> str:
     """The outcome of a negative label (outcome_label's inverse)."""
-    return list(OUTCOMES)[-1 - label]
+    return tuple(OUTCOMES)[-1 - label]
 
 
 @dataclass(frozen=True)
@@ -198,26 +201,29 @@ def label_ends(ends: dict[str, BatchEnds], tolerance: float) -> tuple[dict[str, 
         e = ends[method]
         rows = np.flatnonzero((e.status == "converged") & (e.stationary_point != "flat"))
         points.append(e.x[rows])
-        kinds.extend("unclassified" if e.stationary_point[i] is None else e.stationary_point[i] for i in rows)
+        kind = e.stationary_point[rows]
+        kinds.append(np.where(np.equal(kind, None), "unclassified", kind))
         owner.append(np.full(rows.size, m))
         index.append(rows)
     n = next(iter(ends.values())).x.shape[1]
     points_all = np.concatenate(points) if points else np.zeros((0, n))
-    owner_all, index_all, kinds_all = np.concatenate(owner), np.concatenate(index), np.array(kinds, dtype=object)
+    owner_all, index_all, kinds_all = np.concatenate(owner), np.concatenate(index), np.concatenate(kinds)
     group, centres = cluster_points(points_all, tolerance)
     totals = np.bincount(group, minlength=len(centres))
-    named = sorted(np.argsort(-totals, kind="stable")[:MAX_CLUSTERS].tolist(), key=lambda c: (
-        KIND_ORDER.index(_majority(kinds_all[group == c])), tuple(np.round(centres[c], 12))))
+    most = np.argsort(-totals, kind="stable")[:MAX_CLUSTERS].tolist()
+    kind_of = {c: _majority(kinds_all[group == c]) for c in most}
+    named = sorted(most, key=lambda c: (KIND_ORDER.index(kind_of[c]), tuple(np.round(centres[c], 12))))
     rename = np.full(len(centres), outcome_label("other_point"))
     rename[named] = np.arange(len(named))
     labels = {}
     for m, method in enumerate(methods):
         e = ends[method]
-        out = np.array([outcome_label(_failure(str(s))) for s in e.status]) if e.size else np.zeros(0, dtype=int)
+        statuses, which = np.unique(e.status, return_inverse=True)  # a label per status, not per start
+        out = np.array([outcome_label(_failure(str(s))) for s in statuses], dtype=int)[which]
         mine = owner_all == m
         out[index_all[mine]] = rename[group[mine]]
         labels[method] = out
-    clusters = tuple(Cluster(tuple(float(v) for v in centres[c]), _majority(kinds_all[group == c]),
+    clusters = tuple(Cluster(tuple(float(v) for v in centres[c]), kind_of[c],
                              {method: int(np.sum((group == c) & (owner_all == m))) for m, method in enumerate(methods)})
                      for c in named)
     return labels, clusters

@@ -33,17 +33,18 @@ def newton_solve(hessian: np.ndarray, g: np.ndarray, work: Work, local: np.ndarr
     direction = np.full((size, n), np.nan)
     with np.errstate(all="ignore"):
         # H is symmetric: its singular values are |eigenvalues| (eigvalsh: ~3x cheaper than an SVD)
-        singular_values = np.sort(np.abs(np.linalg.eigvalsh(hessian)), axis=1)[:, ::-1]
-        condition = singular_values[:, 0] / singular_values[:, -1]
+        magnitudes = np.abs(np.linalg.eigvalsh(hessian))
+        largest, least = magnitudes.max(axis=1), magnitudes.min(axis=1)
+        condition = largest / least
     solvable = condition <= MAX_CONDITION
     if solvable.any():
         direction[solvable] = np.linalg.solve(hessian[solvable], -g[solvable][..., None])[..., 0]
     work.solved(local)
     stops: Stops = {}
     for i in np.flatnonzero(~(solvable & np.isfinite(direction).all(axis=1))):
-        # singular to rounding: an exactly singular H (e.g. of (x + y)^2) comes out of the SVD
-        # with its least singular value 0 or a few eps of the largest, as rounding falls
-        if not singular_values[i, -1] > SINGULAR_TO_ROUNDING * n * EPS * singular_values[i, 0]:
+        # singular to rounding: an exactly singular H (e.g. of (x + y)^2) comes out of the
+        # decomposition with its least singular value 0 or a few eps of the largest, as rounding falls
+        if not least[i] > SINGULAR_TO_ROUNDING * n * EPS * largest[i]:
             stops[int(i)] = ("singular_hessian", f"the Hessian is singular here, to rounding (its least singular value "
                                                  f"is below {SINGULAR_TO_ROUNDING}n eps times its largest): H d = -g has "
                                                  "no unique solution")
