@@ -6,6 +6,7 @@ page) and hands over to the page chosen in the navigation.
 
 import streamlit as st
 
+import ui.startup  # noqa: F401 - once per process: the libraries loaded, then kept out of garbage collection
 from ui.sidebar import setup_for_pages
 
 st.set_page_config(page_title="Descent Lab", page_icon="⛰️", layout="wide")

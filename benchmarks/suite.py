@@ -15,6 +15,8 @@ the goal they are held to); nothing here asserts anything, and nothing here is a
 6. :func:`batch_throughput`, :func:`per_start_step_costs`, :func:`sweep_through_batch` - the batch
    engine (issue 10).
 7. :func:`basins_throughput`, :func:`basins_picture_bytes` - where every start goes (issue 9).
+8. :func:`play_frames`, :func:`click_to_drawn` - Play's frames and click-to-start, in headless
+   Chromium against a served app (issue 8).
 """
 
 from __future__ import annotations
@@ -563,3 +565,100 @@ def basins_picture_bytes(grids: Sequence[int] = (200, 400)) -> list[dict]:
         out.append({"grid": grid, "pictures": len(sizes), "largest_bytes": max(sizes) if sizes else 0,
                     "coarser": next((n for n in notes if "drawn at" in n), "")})
     return out
+
+
+GOAL_FRAME_CPU_S = 0.030  # server CPU per frame of Play on the seed-000 setup, at most (issue 8)
+GOAL_FRAME_BYTES = 50_000  # bytes the server sends per frame, at most
+GOAL_CLICK_TO_DRAWN_S = 1.0  # a click on the picture to a fully drawn Compare page, warm server, at most
+
+
+def _browser_tools():
+    """The browser test's helpers (tests/e2e/support.py), or ImportError/FileNotFoundError with
+    what is missing: these figures need a served app and Debian's Chromium."""
+    sys.path[:0] = [str(_ROOT / "tests")]
+    from e2e import support  # noqa: PLC0415 - only this section needs a browser
+    from playwright.sync_api import sync_playwright  # noqa: PLC0415
+
+    if not Path(support.CHROMIUM).exists():
+        raise FileNotFoundError(f"{support.CHROMIUM} is missing (apt-get install -y chromium)")
+    return support, sync_playwright
+
+
+def play_frames(frames: int = 40, speed: int = 10) -> dict:
+    """Play on the seed-000 setup (Compare's default: 4x^2 + y^2 from (15, 15); gd, gd-optimal,
+    newton) in headless Chromium against ``streamlit run app.py``: per frame (a run of the
+    fragment that the browser's timer asked for), the bytes the server sent (the websocket's
+    payloads from one finished run to the next) and the server's CPU (its processes, /proc),
+    median and largest over ``frames`` frames."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    support, sync_playwright = _browser_tools()
+    messages: list[tuple[int, int | None]] = []  # (payload bytes, script_finished status or None)
+
+    def on_socket(socket) -> None:
+        if socket.url.endswith("/_stcore/stream"):
+            def received(payload) -> None:
+                if isinstance(payload, (bytes, bytearray)):
+                    message = ForwardMsg.FromString(payload)
+                    finished = message.script_finished if message.WhichOneof("type") == "script_finished" else None
+                    messages.append((len(payload), finished))
+            socket.on("framereceived", received)
+
+    with support.streamlit_server(name="benchmark") as server, sync_playwright() as playwright:
+        browser = support.launch_chromium(playwright)
+        try:
+            page = browser.new_context(viewport={"width": 1600, "height": 2400}).new_page()
+            page.on("websocket", on_socket)
+            support.open_app(page, server.url)
+            support.wait_for_charts(page, minimum=3)
+            page.get_by_role("combobox", name="Speed").click()
+            support.interact(page, page.get_by_role("option", name=f"{speed} steps/s").click)
+            support.interact(page, page.get_by_role("button", name="Play").click)
+            pids = support.process_tree(server.pid)
+            first, cpu_before = len(messages), support.cpu_seconds(pids)
+            done = lambda: sum(1 for _, f in messages[first:] if f == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)  # noqa: E731
+            deadline = time.monotonic() + 60 + 5 * frames / speed
+            while done() < frames and time.monotonic() < deadline:
+                page.wait_for_timeout(50)
+            cpu = support.cpu_seconds(pids) - cpu_before
+            counted = done()
+            page.get_by_role("button", name="Pause").click()
+        finally:
+            browser.close()
+    sizes, size = [], 0
+    for length, finished in messages[first:]:
+        size += length
+        if finished is not None:
+            if finished == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY:
+                sizes.append(size)
+            size = 0
+    sizes = sizes[:counted]
+    return {"frames": counted, "cpu_per_frame_s": cpu / max(counted, 1), "median_bytes": statistics.median(sizes),
+            "largest_bytes": max(sizes)}
+
+
+def click_to_drawn(clicks: int = 3) -> dict:
+    """A click on Compare's contour picture (the default setup, a warm server: the page was
+    drawn once) to the page drawn again from the new start: the run finished and every chart
+    drawn, not blank. Median of ``clicks`` clicks at different points."""
+    support, sync_playwright = _browser_tools()
+    times, runs = [], []  # to drawn; to the run's end (the server's part)
+    with support.streamlit_server(name="benchmark") as server, sync_playwright() as playwright:
+        browser = support.launch_chromium(playwright)
+        try:
+            page = browser.new_context(viewport={"width": 1600, "height": 2400}).new_page()
+            support.open_app(page, server.url)
+            charts = len(support.wait_for_charts(page, minimum=3))
+            picture = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours").first
+            for i in range(clicks):
+                box = picture.bounding_box()
+                x, y = box["x"] + box["width"] * (0.3 + 0.1 * i), box["y"] + box["height"] * (0.3 + 0.1 * i)
+                start = time.perf_counter()
+                support.interact(page, lambda x=x, y=y: page.mouse.click(x, y))
+                runs.append(time.perf_counter() - start)
+                support.wait_for_charts(page, minimum=charts)
+                times.append(time.perf_counter() - start)
+        finally:
+            browser.close()
+    return {"median_s": statistics.median(times), "largest_s": max(times), "clicks": len(times),
+            "run_finished_s": statistics.median(runs)}

@@ -16,6 +16,7 @@ from ui.charts import CONVERGENCE_QUANTITIES, convergence_chart, legend_selectio
 from ui.budget import RUNS_BUDGET_S
 from ui.compute import run_method, run_sweep
 from ui.latex import show_formula
+from ui.kcharts import stack_style
 from ui.panels import picture_with_starts, status_badge
 from ui.sidebar import require_ready
 from ui.teaching import OUTCOME_COLORS, PICK, rate_factors, sweep_chart, sweep_frame
@@ -126,9 +127,10 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
     with left:
         status_badge(picked_trace)
         st.caption(md_escape(picked.reason()))
-        picture = picture_chart(problem, traces, np.array(x0), picked_trace.iterations, legend_selection())
+        picture = picture_chart(problem, traces, np.array(x0), legend_selection())
         if picture is not None:
-            picture_with_starts(picture, "lr_picture")
+            stack_style()
+            picture_with_starts(picture, picked_trace.iterations, "lr_picture")
         else:
             st.caption(f"f has {problem.n} variables: no picture of f; the convergence curves tell the story.")
     with right:
@@ -142,7 +144,8 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
                 st.warning(f"H cannot be evaluated at x₀ ({md_escape(str(err))}).")
     for column, curve in zip(st.columns(2), CONVERGENCE_QUANTITIES):
         with column:
-            st.altair_chart(convergence_chart(traces, curve, picked_trace.iterations, legend_selection()), width="stretch")
+            st.vega_lite_chart(spec=convergence_chart(traces, curve, legend_selection()).whole(picked_trace.iterations),
+                               width="stretch")
 
 
 learning_rate_page()

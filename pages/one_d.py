@@ -9,6 +9,7 @@ from ui.charts import legend_selection, picture_chart
 from ui.compute import run_methods
 from ui.frames import table_window
 from ui.latex import show_formula
+from ui.kcharts import session_memo
 from ui.panels import iteration_slider, status_badge
 from ui.sidebar import require_ready
 from ui.teaching import eigen_table, expansion_at, taylor_derivation, trace_table
@@ -67,9 +68,10 @@ def lesson(problem: Problem, traces: dict[str, Trace], identical: bool) -> None:
     row = min(k, gd.iterations)
     left, right = st.columns(2, gap="large")
     with left:
-        picture = picture_chart(problem, traces, gd.x[0], k, legend_selection())
+        picture = session_memo("one_d_picture", (problem, traces), lambda: picture_chart(problem, traces, gd.x[0],
+                                                                                          legend_selection()))
         if picture is not None:
-            st.altair_chart(picture, width="stretch")
+            st.vega_lite_chart(spec=picture.whole(k), width="stretch")
         if identical:
             st.caption("The two paths are the same points: GD's (orange) lies exactly under Newton's (green). "
                        "Click a method in the legend to highlight it.")

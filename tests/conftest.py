@@ -52,12 +52,18 @@ def run_app(script: str = "app.py", **query: str) -> AppTest:
 
 
 def chart_specs(at: AppTest) -> list[dict]:
-    """Vega-Lite specs, with each named dataset's rows put back under spec['datasets']."""
+    """Vega-Lite specs as drawn, with each named dataset's rows put back under spec['datasets']. A
+    chart's overlay (its part at iterate k, ui.kcharts) comes right after it: its rows are put
+    into the chart it is drawn over, so a test sees the chart as a person does."""
     specs = []
     for el in at.get("vega_lite_chart"):
         spec = json.loads(el.proto.spec)
         spec["datasets"] = {d.name: convert_arrow_bytes_to_pandas_df(d.data.data).to_dict("records")
                             for d in el.proto.datasets}
+        if spec.get("background") == "transparent" and specs:
+            specs[-1]["datasets"].update({name: rows for name, rows in spec["datasets"].items()
+                                          if name.startswith("at_k_")})
+            continue
         specs.append(spec)
     return specs
 

@@ -55,3 +55,13 @@ def test_the_note_names_the_thinned_runs_only():
     assert thinning_note({"newton": short}) is None
     note = thinning_note({"newton": short, "gd": long})
     assert note.startswith("Long runs are thinned in the charts (gd: every ") and "newton" not in note
+
+
+def test_while_k_plays_the_table_is_a_short_window_with_row_k_second_from_the_top():
+    from ui.budget import PLAYING_TABLE_ROWS
+    from ui.frames import playing_window
+
+    assert playing_window(PLAYING_TABLE_ROWS, 5) == slice(0, PLAYING_TABLE_ROWS)  # short: sent whole
+    assert playing_window(99, 0) == slice(0, PLAYING_TABLE_ROWS)
+    assert playing_window(99, 16) == slice(15, 15 + PLAYING_TABLE_ROWS)
+    assert playing_window(99, 98) == slice(99 - PLAYING_TABLE_ROWS, 99)  # at the end: the last rows

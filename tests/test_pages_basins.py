@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from core import Options, build_problem
-from core.basins import View, compute_basins
+from core.basins import View, compute_basins, outcome_label
 from ui.links import Setup, setup_to_query
 
 from conftest import chart_specs, run_app
@@ -43,8 +43,17 @@ def test_each_picture_holds_a_row_per_start_with_the_engine_labels() -> None:
                               list(HIMMELBLAU.methods), HIMMELBLAU.options)
     for spec, method in zip(specs, HIMMELBLAU.methods):
         rows = pixels(spec)
-        np.testing.assert_array_equal([r["l"] for r in rows], expected.methods[method].labels)
-        np.testing.assert_array_equal([r["k"] for r in rows], expected.methods[method].iterations)
+        labels, steps = np.array([r["l"] for r in rows]), np.array([r["k"] for r in rows])
+        # The page runs under its CPU budget (and a wall-clock backstop: a busy machine can reach
+        # it): starts it stopped are drawn as such and the page says so; every other pixel is
+        # the engine's, label and iteration count.
+        stopped = labels == outcome_label("time_limit")
+        if stopped.any():
+            assert any(f"{method}: {int(stopped.sum()):,} starts were still running" in n.value.replace("\\", "")
+                       for n in at.info), (method, int(stopped.sum()))
+        assert stopped.mean() < 0.5, (method, int(stopped.sum()))
+        np.testing.assert_array_equal(labels[~stopped], expected.methods[method].labels[~stopped])
+        np.testing.assert_array_equal(steps[~stopped], expected.methods[method].iterations[~stopped])
         assert spec["params"][0]["name"] == "start"  # a click selects a start
     summary = at.dataframe[-1].value
     assert list(summary["method"]) == list(HIMMELBLAU.methods)

@@ -244,3 +244,73 @@ def test_the_quadratic_model_at_x_k_is_drawn_on_request() -> None:
     levels = {round(row["level"], 9) for rows in lines for row in rows}
     # the contour through x_0 (f = 1125) and the one the optimal step touches (f at the tangent point)
     assert 1125.0 in levels and round(4 * (9 / 13) ** 2 + (144 / 13) ** 2, 9) in levels
+
+
+def _row_k(table) -> list[int]:
+    return list(table.loc[table["▶"] == "▶", "k"])
+
+
+def test_play_moves_k_one_step_per_frame_and_every_marker_follows() -> None:
+    # A frame is a run no control asked for (the browser's timer reruns the fragment); AppTest's
+    # run() stands in for one.
+    at = app()
+    at.button(key="k_play").click().run()
+    assert not at.exception
+    assert at.button(key="k_play").label == "Pause"
+    assert at.session_state["k_playing"] and at.session_state["k_declared"] == pytest.approx(1 / 5)
+    k = at.session_state["k_value"]
+    for step in range(1, 4):
+        at.run()
+        assert at.session_state["k_value"] == k + step
+    k += 3
+    gd, optimal, newton = (el.value for el in at.dataframe)
+    assert _row_k(gd) == [k] and _row_k(optimal) == [k] and _row_k(newton) == [1]
+    # while playing, the table is a short window with row k in view (second from the top)
+    assert list(gd["k"]) == list(range(k - 1, k - 1 + 12))
+    assert any("follows k while it plays" in c.value for c in at.caption)
+    (picture,) = [c for c in charts(at) if "Paths on the contours" in str(c.get("title"))]
+    assert {row["method"]: row["k"] for row in picture["datasets"]["at_k_markers"]} == {"gd": k, "gd-optimal": k, "newton": 1}
+    rules = [c["datasets"]["at_k_rule"] for c in charts(at) if "at_k_rule" in c["datasets"]]
+    assert len(rules) == 5 and all(r == [{"k": k}] for r in rules)  # 3 step-size charts, 2 convergence charts
+    # the slider shows k and cannot be dragged while playing (a browser reports it a frame late)
+    (shown,) = [s for s in at.slider if s.label == "Iteration k"]
+    assert shown.value == k and shown.disabled
+    at.button(key="k_play").click().run()  # pause
+    assert at.button(key="k_play").label == "Play" and at.session_state["k_declared"] is None
+    at.run()
+    at.run()
+    assert at.slider(key="k").value == k and at.session_state["k_value"] == k
+
+
+def test_play_stops_at_the_end_and_the_buttons_step_and_jump() -> None:
+    at = app()
+    longest = max(run(build_problem("4x^2 + y^2"), [15, 15], m, Options()).iterations for m in ("gd", "gd-optimal", "newton"))
+    at.button(key="k_forward").click().run()
+    at.button(key="k_forward").click().run()
+    assert at.slider(key="k").value == 2
+    at.button(key="k_back").click().run()
+    assert at.slider(key="k").value == 1
+    at.button(key="k_end").click().run()
+    assert at.slider(key="k").value == longest
+    assert at.button(key="k_end").disabled and at.button(key="k_forward").disabled
+    at.slider(key="k").set_value(longest - 2).run()
+    at.button(key="k_play").click().run()
+    at.run()
+    at.run()  # the last frame: k reaches the longest run's end and playing stops by itself
+    assert at.session_state["k_value"] == longest and not at.session_state["k_playing"]
+    assert at.button(key="k_play").label == "Play"
+    at.run()
+    assert at.slider(key="k").value == longest
+    at.button(key="k_play").click().run()  # Play at the end plays again from the start
+    assert at.session_state["k_playing"] and at.session_state["k_value"] <= 1
+    assert not at.exception
+
+
+def test_play_speed_is_the_interval_of_the_frames() -> None:
+    at = app()
+    at.selectbox(key="k_speed").set_value(20).run()
+    at.button(key="k_play").click().run()
+    assert at.session_state["k_declared"] == pytest.approx(1 / 20)
+    at.selectbox(key="k_speed").set_value(1).run()
+    assert at.session_state["k_declared"] == pytest.approx(1.0)
+    assert not at.exception

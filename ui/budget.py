@@ -22,6 +22,7 @@ BASINS_BUDGET_S = 2.0
 GROWTH_BUDGET_S = 1.2  # all runs of one "cost vs n" measurement (asked for by a button; cached server-wide)
 WALL_FACTOR = 4.0  # ... and at most this many times as long in wall time, on a starved machine
 TABLE_ROWS = 100  # rows of an iteration table sent at once (the window follows the selected k)
+PLAYING_TABLE_ROWS = 12  # while k plays: row k near the top, in view, and a frame stays small
 CHART_POINTS = 400  # iterates per method drawn in a chart; longer traces are thinned
 LATEX_CHARS = 4_000  # a formula longer than this is not typeset as one block
 TEXT_CHARS = 20_000  # ... and at most this much of its source is shown as text

@@ -7,13 +7,16 @@ be copied (by the page) into every other chart.
 
 from __future__ import annotations
 
+import hashlib
 import math
-from typing import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Callable, Mapping, Sequence
 
 import altair as alt
 import contourpy
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from core import METHODS, Problem, Trace
 from core.analysis import LocalAnalysis, local_analysis
@@ -23,6 +26,10 @@ from core.linalg import LinAlgError
 from .frames import convergence_frame, long_iterates, thinned
 
 alt.data_transformers.disable_max_rows()  # we bound sizes ourselves (contour lines, not grids)
+# Altair validates every object as it is made (its "debug mode"): half the cost of a chart, paid on
+# every new setup. Our charts are built from numbers by this module; tests/test_kcharts.py
+# validates each kind against the Vega-Lite schema.
+alt.utils.schemapi.disable_debug_mode()
 
 GRID_POINTS = 140  # per axis for contour lines; the browser receives lines, not the grid
 
@@ -51,6 +58,121 @@ def legend_selection(highlight: Sequence[str] = (), legend: bool = True) -> alt.
 
 def _highlight(selection: alt.Parameter) -> alt.OpacityValue:
     return alt.condition(selection, alt.value(1.0), alt.value(0.12))
+
+
+AT_K = "at_k_"  # the named datasets drawn at iterate k: the only data that change while k plays
+# The overlay draws only the AT_K data on a copy of the chart whose axes, legend and title are
+# laid out as in the chart under it (same spec) but invisible.
+_INVISIBLE = {"labelColor": "transparent", "titleColor": "transparent", "domainColor": "transparent",
+              "tickColor": "transparent", "gridColor": "transparent"}
+OVERLAY_CONFIG = {
+    "axis": dict(_INVISIBLE),
+    "legend": {"labelColor": "transparent", "titleColor": "transparent", "symbolOpacity": 0, "symbolStrokeColor": "transparent",
+               "symbolFillColor": "transparent"},
+    "title": {"color": "transparent", "subtitleColor": "transparent"},
+    "view": {"stroke": "transparent", "fill": "transparent"},
+}
+
+
+def at_k(name: str) -> alt.NamedData:
+    """Data a layer draws at iterate k (filled per k by KChart.rows_at)."""
+    return alt.NamedData(name=AT_K + name)
+
+
+def arrow_bytes(frame: pd.DataFrame) -> bytes:
+    """A frame as Arrow IPC stream bytes: what Streamlit sends for a chart's dataset (column by
+    column from numpy: pandas' own conversion costs ~1 ms a frame, too much at 20 frames a second)."""
+    table = pa.table({column: frame[column].to_numpy() for column in frame.columns})
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema) as writer:
+        writer.write_table(table)
+    return sink.getvalue().to_pybytes()
+
+
+_EMPTY = arrow_bytes(pd.DataFrame())
+
+
+@dataclass(frozen=True)
+class KChart:
+    """A chart with a part that follows iterate k (markers at x_k, the k rule, the model at x_k).
+
+    ``spec`` is built (and validated by Altair) once; its k-free datasets are Arrow bytes. A page
+    playing k sends ``static()`` - the same bytes every frame, so Streamlit sends it by reference -
+    and ``overlay(k)``, a few rows drawn over it."""
+
+    spec: dict
+    rows_at: Callable[[int], dict[str, pd.DataFrame]]  # AT_K name -> its rows at iterate k
+    box: np.ndarray | None = None  # the picture's view box (for the model at x_k)
+
+    def _at_k_names(self) -> list[str]:
+        return [name for name in self.spec["datasets"] if name.startswith(AT_K)]
+
+    def static(self) -> dict:
+        """Everything but the data at k."""
+        return dict(self.spec)
+
+    def overlay(self, k: int, extra: Mapping[str, pd.DataFrame] | None = None) -> dict:
+        """Only the data at iterate k (and ``extra`` AT_K rows, e.g. the model at x_k), on an
+        invisible copy of the chart's frame (its other layers keep their encodings, no data)."""
+        rows = {**self.rows_at(k), **(extra or {})}
+        datasets = {name: arrow_bytes(rows[name]) if name in rows else _EMPTY
+                    for name in self.spec["datasets"] if name.startswith(AT_K)}
+        config = {**self.spec.get("config", {})}
+        for part, values in OVERLAY_CONFIG.items():
+            config[part] = {**config.get(part, {}), **values}
+        return {**_without_static_data(self.spec), "datasets": datasets, "config": config, "background": "transparent"}
+
+    def whole(self, k: int, extra: Mapping[str, pd.DataFrame] | None = None) -> dict:
+        """The chart at iterate k as one element (pages that do not play k)."""
+        rows = {**self.rows_at(k), **(extra or {})}
+        return {**self.spec, "datasets": {**self.spec["datasets"],
+                                          **{name: arrow_bytes(frame) for name, frame in rows.items()}}}
+
+
+def k_chart(chart: alt.TopLevelMixin, rows_at: Callable[[int], dict[str, pd.DataFrame]],
+            box: np.ndarray | None = None) -> KChart:
+    """Serialise ``chart`` once, its data frames as Arrow bytes by name (Altair's own route, via
+    JSON rows, cost more than the rest of the chart); its AT_K datasets start empty."""
+    datasets = {}
+    for layer in chart.layer if isinstance(chart, alt.LayerChart) else [chart]:
+        if isinstance(layer.data, pd.DataFrame):
+            data = arrow_bytes(layer.data)
+            name = "data-" + hashlib.blake2b(data, digest_size=12).hexdigest()
+            datasets[name] = data
+            layer.data = alt.NamedData(name=name)
+    spec = chart.to_dict(validate=False)  # tests/test_kcharts.py validates every kind of chart
+    for name in _named_data(spec):
+        datasets.setdefault(name, _EMPTY)
+    return KChart({**spec, "datasets": datasets}, rows_at, box)
+
+
+_LAYOUT_CHANNELS = ("x", "y", "color", "shape", "stroke", "strokeDash")  # the ones axes and legends come from
+
+
+def _without_static_data(spec: dict) -> dict:
+    """``spec`` whose layers that do not draw at k read no data and keep only what lays out the
+    axes and legends (an overlay sends neither their data nor their tooltips)."""
+    out = dict(spec)
+    if "layer" in spec:
+        out["layer"] = [_without_static_data(layer) for layer in spec["layer"]]
+    if "data" in spec and not spec["data"].get("name", "").startswith(AT_K):
+        out["data"] = {"values": []}
+        encoding = spec.get("encoding", {})
+        out["encoding"] = {channel: encoding[channel] for channel in _LAYOUT_CHANNELS if channel in encoding}
+        mark = spec.get("mark")
+        out["mark"] = mark.get("type") if isinstance(mark, dict) else mark
+    return out
+
+
+def _named_data(spec: dict) -> set[str]:
+    """The AT_K data names a spec's layers read."""
+    names = set()
+    for layer in spec.get("layer", []):
+        names |= _named_data(layer)
+    name = spec.get("data", {}).get("name", "")
+    if name.startswith(AT_K):
+        names.add(name)
+    return names
 
 
 def view_box(traces: Mapping[str, Trace], x0: np.ndarray) -> np.ndarray:
@@ -123,29 +245,34 @@ def model_lines(local: LocalAnalysis, box: np.ndarray) -> pd.DataFrame:
 
 
 MODEL_COLOR = "#6a3d9a"
+MODEL_STEPS = ("Newton step: to the model's centre", "optimal rate: to the model's minimum along −g")
 
 
-def model_layers(local: LocalAnalysis, box: np.ndarray, x_scale: alt.Scale, y_scale: alt.Scale) -> list[alt.Chart]:
-    """The quadratic model at x_k drawn: its contours (dashed), Newton's step to its centre and
-    the optimal rate's step along -g to where -g touches a model contour."""
+def model_layers(x_scale: alt.Scale, y_scale: alt.Scale) -> list[alt.Chart]:
+    """The quadratic model at x_k drawn (its rows: model_rows): its contours (dashed), Newton's step
+    to its centre and the optimal rate's step along -g to where -g touches a model contour."""
     x, y = alt.X("x:Q", scale=x_scale), alt.Y("y:Q", scale=y_scale)
-    layers = [alt.Chart(model_lines(local, box)).mark_line(strokeDash=[5, 3], strokeWidth=1.2, opacity=0.8, clip=True,
-                                                           color=MODEL_COLOR).encode(x=x, y=y, detail="line:N", order="i:Q")]
+    tooltip = [alt.Tooltip("step:N"), alt.Tooltip("x:Q", format=".6g"), alt.Tooltip("y:Q", format=".6g")]
+    shape = alt.Shape("step:N", scale=alt.Scale(domain=list(MODEL_STEPS), range=["circle", "square"]), legend=None)
+    return [alt.Chart(at_k("model_lines")).mark_line(strokeDash=[5, 3], strokeWidth=1.2, opacity=0.8, clip=True,
+                                                     color=MODEL_COLOR).encode(
+                x=x, y=y, detail=alt.Detail("line:N"), order=alt.Order("i:Q")),
+            alt.Chart(at_k("model_steps")).mark_line(color=MODEL_COLOR, strokeWidth=2.2, clip=True).encode(
+                x=x, y=y, detail=alt.Detail("step:N"), order=alt.Order("end:Q")),
+            alt.Chart(at_k("model_ends")).mark_point(size=150, filled=True, color=MODEL_COLOR, clip=True).encode(
+                x=x, y=y, shape=shape, tooltip=tooltip)]
+
+
+def model_rows(local: LocalAnalysis, box: np.ndarray) -> dict[str, pd.DataFrame]:
+    """The rows of model_layers for the model at local.x over the box."""
     steps = []
-    for name, point in (("Newton step: to the model's centre", local.newton_point),
-                        ("optimal rate: to the model's minimum along −g", local.optimal_point)):
+    for name, point in zip(MODEL_STEPS, (local.newton_point, local.optimal_point)):
         if point is not None and np.isfinite(point).all():
             steps += [{"step": name, "x": float(local.x[0]), "y": float(local.x[1]), "end": 0},
                       {"step": name, "x": float(point[0]), "y": float(point[1]), "end": 1}]
-    if steps:
-        frame = pd.DataFrame(steps)
-        tooltip = ["step", alt.Tooltip("x:Q", format=".6g"), alt.Tooltip("y:Q", format=".6g")]
-        shape = alt.Shape("step:N", scale=alt.Scale(range=["circle", "square"]), legend=None)
-        layers += [alt.Chart(frame).mark_line(color=MODEL_COLOR, strokeWidth=2.2, clip=True).encode(
-                       x=x, y=y, detail="step:N", order="end:Q"),
-                   alt.Chart(frame[frame["end"] == 1]).mark_point(size=150, filled=True, color=MODEL_COLOR, clip=True).encode(
-                       x=x, y=y, shape=shape, tooltip=tooltip)]
-    return layers
+    frame = pd.DataFrame(steps, columns=["step", "x", "y", "end"])
+    return {AT_K + "model_lines": model_lines(local, box), AT_K + "model_steps": frame,
+            AT_K + "model_ends": frame[frame["end"] == 1].reset_index(drop=True)}
 
 
 START_PICK = "start_click"  # the click selection of a picture: its point becomes x0 (ui.panels)
@@ -185,16 +312,21 @@ def start_layer(box: np.ndarray, x_scale: alt.Scale, y: alt.Y | None = None) -> 
     return alt.Chart(grid).mark_point(opacity=0, size=1).encode(x=alt.X("x:Q", scale=x_scale), y=y).add_params(pick)
 
 
-def _current_points(iterates: pd.DataFrame, k: int) -> pd.DataFrame:
-    """Row min(k, K) of each method: where each run is at 'iteration k'."""
-    last = iterates.groupby("method")["k"].transform("max")
-    return iterates[iterates["k"] == np.minimum(k, last)]
+def current_points(traces: Mapping[str, Trace], k: int) -> pd.DataFrame:
+    """Row min(k, K) of each method: where each run is at 'iteration k' (finite points only)."""
+    axes = ("x", "y")[:next(iter(traces.values())).x.shape[1]]
+    rows = []
+    for method, trace in traces.items():
+        row = min(k, trace.iterations)
+        if np.isfinite(trace.x[row]).all() and np.isfinite(trace.f[row]):
+            rows.append({"method": method, "k": row, **dict(zip(axes, map(float, trace.x[row]))), "f": float(trace.f[row])})
+    return pd.DataFrame(rows, columns=["method", "k", *axes, "f"])
 
 
-def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
-               selection: alt.Parameter, model_at: LocalAnalysis | None = None) -> alt.Chart:
-    """Contour lines of f with every method's path; x_k marked; with ``model_at``, the
-    quadratic model there (model_layers). 2 variables only."""
+def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: alt.Parameter,
+               with_model: bool = False) -> KChart:
+    """Contour lines of f with every method's path; x_k marked (data at k); ``with_model``: room
+    for the quadratic model at x_k (model_layers, filled by model_rows). 2 variables only."""
     names = problem.variable_names
     box = view_box(traces, x0)
     x_scale = alt.Scale(domain=list(box[0]), nice=False)
@@ -202,28 +334,31 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k:
     lines = contour_lines(problem, box)
     contours = alt.Chart(lines).mark_line(strokeWidth=0.8, opacity=0.45, clip=True, color="#888888").encode(
         x=alt.X("x:Q", scale=x_scale, title=names[0]), y=alt.Y("y:Q", scale=y_scale, title=names[1]),
-        detail="line:N", order="i:Q")
-    iterates = long_iterates(traces, k).rename(columns={"x0": "x", "x1": "y"})
+        detail=alt.Detail("line:N"), order=alt.Order("i:Q"))
+    iterates = long_iterates(traces).rename(columns={"x0": "x", "x1": "y"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["y"])]
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=LEGEND)
-    tooltip = ["method", "k", alt.Tooltip("x:Q", format=".6g", title=names[0]),
+    tooltip = [alt.Tooltip("method:N"), alt.Tooltip("k:Q"), alt.Tooltip("x:Q", format=".6g", title=names[0]),
                alt.Tooltip("y:Q", format=".6g", title=names[1]), alt.Tooltip("f:Q", format=".6g")]
     paths = alt.Chart(iterates).mark_line(point=alt.OverlayMarkDef(size=28), clip=True, strokeWidth=1.8).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color, order="k:Q",
-        detail="method:N", opacity=_highlight(selection), tooltip=tooltip).add_params(selection)
-    current = alt.Chart(_current_points(iterates, k)).mark_point(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color, order=alt.Order("k:Q"),
+        detail=alt.Detail("method:N"), opacity=_highlight(selection), tooltip=tooltip).add_params(selection)
+    current = alt.Chart(at_k("markers")).mark_point(
         size=260, shape="diamond", filled=True, stroke="black", strokeWidth=1, clip=True).encode(
         x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color,
         opacity=_highlight(selection), tooltip=tooltip)
     starts = start_layer(box, x_scale, alt.Y("y:Q", scale=y_scale))
-    model = model_layers(model_at, box, x_scale, y_scale) if model_at is not None else []
-    return alt.layer(starts, contours, *model, paths, current).properties(
-        title=f"Paths on the contours of f (◆ = iterate k = {k})", height=540)
+    model = model_layers(x_scale, y_scale) if with_model else []
+    chart = alt.layer(starts, contours, *model, paths, current).properties(
+        title="Paths on the contours of f (◆ = iterate k)", height=540)
+    return k_chart(chart, lambda k: {AT_K + "markers": current_points(traces, k)}, box)
 
 
-def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
-                selection: alt.Parameter) -> alt.Chart:
-    """1 variable: f, the iterates on it, and each method's quadratic model at its x_k."""
+MODEL_CURVE_POINTS = 160  # per method: the dashed parabolas move with k, so they are sent every frame
+
+
+def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: alt.Parameter) -> KChart:
+    """1 variable: f, the iterates on it, and each method's quadratic model at its x_k (data at k)."""
     box = view_box(traces, x0)[0]
     t = np.linspace(box[0], box[1], 400)
     f_values = problem.grid_values(t)
@@ -237,76 +372,98 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=LEGEND)
     base = alt.Chart(curve).mark_line(color="#888888", strokeWidth=2, clip=True).encode(
         x=alt.X("x:Q", scale=x_scale, title=name), y=alt.Y("f:Q", scale=y_scale, title="f"))
-    iterates = long_iterates(traces, k).rename(columns={"x0": "x"})
+    iterates = long_iterates(traces).rename(columns={"x0": "x"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["f"])]
     points = alt.Chart(iterates).mark_line(point=True, clip=True, strokeDash=[2, 2]).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, order="k:Q",
-        opacity=_highlight(selection), tooltip=["method", "k", alt.Tooltip("x:Q", format=".6g"),
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, order=alt.Order("k:Q"),
+        opacity=_highlight(selection), tooltip=[alt.Tooltip("method:N"), alt.Tooltip("k:Q"), alt.Tooltip("x:Q", format=".6g"),
                                                 alt.Tooltip("f:Q", format=".6g")]).add_params(selection)
-    models = []
-    for _, row in _current_points(iterates, k).iterrows():
-        try:
-            local = local_analysis(problem, np.array([row["x"]]))
-        except (ArithmeticError, LinAlgError):
-            continue
-        models.append(pd.DataFrame({"method": row["method"], "x": t, "f": local.model(t[:, None])}))
-    layers = [start_layer(np.array([box]), x_scale), base, points]
-    if models:
-        layers.append(alt.Chart(pd.concat(models)).mark_line(strokeDash=[6, 4], clip=True).encode(
-            x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color,
-            opacity=_highlight(selection)))
-    current = _current_points(iterates, k)
-    layers.append(alt.Chart(current).mark_point(size=220, shape="diamond", filled=True, stroke="black",
-                                                clip=True).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color))
-    return alt.layer(*layers).properties(
-        title=f"f with the iterates; dashed: quadratic model at iterate k = {k}", height=460)
+    models = alt.Chart(at_k("models")).mark_line(strokeDash=[6, 4], clip=True).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, detail=alt.Detail("method:N"),
+        opacity=_highlight(selection))
+    current = alt.Chart(at_k("markers")).mark_point(size=220, shape="diamond", filled=True, stroke="black",
+                                                    clip=True).encode(
+        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color)
+    t_model = np.linspace(box[0], box[1], MODEL_CURVE_POINTS)
+
+    def rows_at(k: int) -> dict[str, pd.DataFrame]:
+        markers = current_points(traces, k)
+        curves = []
+        for row in markers.itertuples():
+            try:
+                local = local_analysis(problem, np.array([row.x]))
+            except (ArithmeticError, LinAlgError):
+                continue
+            curves.append(pd.DataFrame({"method": row.method, "x": t_model, "f": local.model(t_model[:, None])}))
+        models_rows = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["method", "x", "f"])
+        return {AT_K + "markers": markers, AT_K + "models": models_rows}
+
+    chart = alt.layer(start_layer(np.array([box]), x_scale), base, points, models, current).properties(
+        title="f with the iterates; dashed: quadratic model at iterate k", height=460)
+    return k_chart(chart, rows_at, np.array([box]))
+
+
+def _log_domain(values: np.ndarray) -> list[float] | None:
+    """An explicit domain for a log axis (an overlay with no data of its own must lay out the
+    same axis as the chart under it)."""
+    values = values[np.isfinite(values) & (values > 0)]
+    return [float(values.min()), float(values.max())] if values.size else None
+
+
+def _k_rule(k: int) -> dict[str, pd.DataFrame]:
+    return {AT_K + "rule": pd.DataFrame({"k": [k]})}
 
 
 CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
 
 
-def convergence_chart(traces: Mapping[str, Trace], quantity: str, k: int, selection: alt.Parameter,
-                      legend: bool = True) -> alt.Chart:
-    """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods. Without
-    ``legend`` (a picture beside it carries one) the plot keeps its height for the curves."""
-    frame = convergence_frame(traces, k)
+def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: alt.Parameter,
+                      legend: bool = True) -> KChart:
+    """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods; the dashed
+    rule at iterate k. Without ``legend`` (a picture beside it carries one) the plot keeps its
+    height for the curves."""
+    frame = convergence_frame(traces)
     frame = frame[frame["quantity"] == quantity]
     color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method",
                       legend=LEGEND if legend else None)
+    longest = max(max(t.iterations for t in traces.values()), 1)
+    domain = _log_domain(frame["value"].to_numpy())
+    y_scale = alt.Scale(type="log", domain=domain, nice=True) if domain else alt.Scale(type="log")
     chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=16)).encode(
-        x=alt.X("k:Q", title="iteration k"),
-        y=alt.Y("value:Q", scale=alt.Scale(type="log"), title=quantity),
+        x=alt.X("k:Q", title="iteration k", scale=alt.Scale(domain=[0, longest], nice=False)),
+        y=alt.Y("value:Q", scale=y_scale, title=quantity),
         color=color, opacity=_highlight(selection),
-        tooltip=["method", "k", alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(
-        selection, alt.selection_interval(bind="scales", encodings=["x"]))  # drag/scroll to zoom in k
-    rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
-    return alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=300 if legend else 250)
+        tooltip=[alt.Tooltip("method:N"), alt.Tooltip("k:Q"), alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(selection)
+    rule = alt.Chart(at_k("rule")).mark_rule(strokeDash=[4, 4], color="#888888").encode(x=alt.X("k:Q"))
+    return k_chart(alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=300 if legend else 250),
+                   _k_rule)
 
 
-def step_size_chart(trace: Trace, k: int) -> alt.Chart:
-    """eta_k against k for one method, log scale (steps of size 0 are not drawn)."""
-    rows, _ = thinned(len(trace.step_size), keep=(k,), values=trace.f)
+def step_size_chart(trace: Trace) -> KChart:
+    """eta_k against k for one method, log scale (steps of size 0 are not drawn); the rule at k."""
+    rows, _ = thinned(len(trace.step_size), values=trace.f)
     frame = pd.DataFrame({"k": rows, "eta": trace.step_size[rows]})
     frame = frame[np.isfinite(frame["eta"]) & (frame["eta"] > 0)]
     k_scale = alt.Scale(domain=[0, max(trace.iterations, 1)], nice=False)
+    domain = _log_domain(frame["eta"].to_numpy())
     color = method_color(trace.method)  # the point overlay needs it too, or it takes the theme's colour
     line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=color), color=color).encode(
         x=alt.X("k:Q", title="k", scale=k_scale, axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("eta:Q", scale=alt.Scale(type="log"), title="η_k"),
-        tooltip=["k", alt.Tooltip("eta:Q", format=".4e", title="η_k")])
-    rule = alt.Chart(pd.DataFrame({"k": [k]})).mark_rule(strokeDash=[4, 4], color="#888888").encode(x="k:Q")
-    return alt.layer(line, rule).properties(title="Step size η_k", height=180)
+        y=alt.Y("eta:Q", scale=alt.Scale(type="log", domain=domain, nice=True) if domain else alt.Scale(type="log"),
+                title="η_k"),
+        tooltip=[alt.Tooltip("k:Q"), alt.Tooltip("eta:Q", format=".4e", title="η_k")])
+    rule = alt.Chart(at_k("rule")).mark_rule(strokeDash=[4, 4], color="#888888").encode(x=alt.X("k:Q"))
+    return k_chart(alt.layer(line, rule).properties(title="Step size η_k", height=180), _k_rule)
 
 
-def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, k: int,
-                  selection: alt.Parameter, model_at: LocalAnalysis | None = None) -> alt.Chart | None:
-    """The contour plot with paths (2 variables; with ``model_at``, the quadratic model there),
-    the curve with models (1 variable), else None."""
+def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: alt.Parameter,
+                  with_model: bool = False) -> KChart | None:
+    """The contour plot with paths (2 variables; ``with_model``: room for the quadratic model at
+    x_k), the curve with models (1 variable), else None."""
     if problem.n == 2:
-        return path_chart(problem, traces, x0, k, selection, model_at)
+        return path_chart(problem, traces, x0, selection, with_model)
     if problem.n == 1:
-        return curve_chart(problem, traces, x0, k, selection)
+        return curve_chart(problem, traces, x0, selection)
     return None
 
 
@@ -342,7 +499,7 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
     marks = pd.DataFrame([m for m in marks if math.isfinite(m["eta"]) and m["eta"] > 0])
     if len(marks):
         layers.append(alt.Chart(marks).mark_rule(strokeDash=[2, 2], color="#888888").encode(
-            x=alt.X("eta:Q", scale=x_scale), tooltip=["what", alt.Tooltip("eta:Q", format=".6g", title="η")]))
+            x=alt.X("eta:Q", scale=x_scale), tooltip=[alt.Tooltip("what:N"), alt.Tooltip("eta:Q", format=".6g", title="η")]))
     if view.trials:
         top = y_domain[1]
         trials = pd.DataFrame([{"trial": j + 1, "eta": t.eta, "f": t.f, "value": min(t.f, top),
@@ -355,8 +512,8 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
             # stroke, not color: the curves' colour scale stays theirs (a shared one mixed the two legends)
             stroke=alt.Stroke("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["#2ca02c", "#d62728"]),
                               legend=None),
-            tooltip=["trial", alt.Tooltip("eta:Q", format=".6g", title="η"), alt.Tooltip("f:Q", format=".6g", title="φ(η)"),
-                     "verdict"]))
+            tooltip=[alt.Tooltip("trial:Q"), alt.Tooltip("eta:Q", format=".6g", title="η"), alt.Tooltip("f:Q", format=".6g", title="φ(η)"),
+                     alt.Tooltip("verdict:N")]))
     if view.c2 is not None and view.trials:
         # Wolfe's curvature condition at the step taken: |phi'(eta)| <= c2 |phi'(0)|, the allowed slopes
         taken = next((t for t in view.trials if t.accepted), None)
@@ -366,5 +523,5 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
             fan = pd.DataFrame([{"eta": taken.eta + s * half, "value": taken.f + sign * slope * s * half, "side": sign}
                                 for sign in (-1, 1) for s in (-1, 1)])
             layers.append(alt.Chart(fan).mark_line(color="#2ca02c", strokeDash=[3, 2], clip=True).encode(
-                x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale), detail="side:N"))
+                x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale), detail=alt.Detail("side:N")))
     return alt.layer(*layers).properties(height=300)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from core import Trace, best_value
 
-from .budget import CHART_POINTS, TABLE_ROWS
+from .budget import CHART_POINTS, PLAYING_TABLE_ROWS, TABLE_ROWS
 
 # Display names of the trace's columns (the values are the trace's own, unformatted).
 COLUMN_LABELS = {
@@ -19,13 +19,19 @@ COLUMN_LABELS = {
 }
 
 
-def table_window(count: int, k: int, rows: int = TABLE_ROWS) -> slice:
+def table_window(count: int, k: int, rows: int = TABLE_ROWS, before: int | None = None) -> slice:
     """The rows of a ``count``-row table to send: all of them when they fit in ``rows``, else
-    ``rows`` consecutive ones around row k (so the table follows the iteration slider)."""
+    ``rows`` consecutive ones around row k (so the table follows the iteration slider), starting
+    ``before`` rows above it when given (while k plays: row k stays in view)."""
     if count <= rows:
         return slice(0, count)
-    start = min(max(k - rows // 2, 0), count - rows)
+    start = min(max(k - (rows // 2 if before is None else before), 0), count - rows)
     return slice(start, start + rows)
+
+
+def playing_window(count: int, k: int) -> slice:
+    """The table's rows while k plays: a few, row k second from the top."""
+    return table_window(count, k, PLAYING_TABLE_ROWS, before=1)
 
 
 def iteration_table(trace: Trace, rows: slice = slice(None)) -> pd.DataFrame:
@@ -86,12 +92,12 @@ def thinning_note(traces: Mapping[str, Trace], limit: int = CHART_POINTS) -> str
             "the selected k and the turning points of f); the tables and the CSV hold every iterate.")
 
 
-def long_iterates(traces: Mapping[str, Trace], k: int | None = None, limit: int = CHART_POINTS) -> pd.DataFrame:
+def long_iterates(traces: Mapping[str, Trace], limit: int = CHART_POINTS) -> pd.DataFrame:
     """method, k, x_0..x_{n-1}, f, grad_norm, step_size: all methods stacked (for charts), each
-    thinned to about ``limit`` iterates (:func:`thinned`), keeping iterate ``k``."""
+    thinned to about ``limit`` iterates (:func:`thinned`; x_k itself is drawn from the trace)."""
     frames = []
     for method, trace in traces.items():
-        rows, _ = thinned(len(trace.f), limit, () if k is None else (k, trace.iterations), trace.f)
+        rows, _ = thinned(len(trace.f), limit, values=trace.f)
         frame = pd.DataFrame(trace.x[rows], columns=[f"x{j}" for j in range(trace.x.shape[1])])
         frame.insert(0, "k", rows)
         frame.insert(0, "method", method)
@@ -102,11 +108,11 @@ def long_iterates(traces: Mapping[str, Trace], k: int | None = None, limit: int 
     return pd.concat(frames, ignore_index=True)
 
 
-def convergence_frame(traces: Mapping[str, Trace], k: int | None = None) -> pd.DataFrame:
+def convergence_frame(traces: Mapping[str, Trace]) -> pd.DataFrame:
     """Long form (method, k, quantity, value) of f(x_k) - f_best and ||g_k||, positive values
     only: a zero or a nan would collapse a log axis, so those points are simply not drawn."""
     f_best = best_value(list(traces.values()))
-    iterates = long_iterates(traces, k)
+    iterates = long_iterates(traces)
     gap = iterates[["method", "k"]].assign(quantity="f(x_k) − f_best", value=iterates["f"] - f_best)
     grad = iterates[["method", "k"]].assign(quantity="‖g_k‖", value=iterates["grad_norm"])
     frame = pd.concat([gap, grad], ignore_index=True)

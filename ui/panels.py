@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Mapping
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
 
 from core import METHODS, STATUSES, Trace
 from core.analysis import LocalAnalysis, local_analysis
@@ -15,10 +18,11 @@ from core.line import line_at
 from core.linalg import LinAlgError
 from core.blocks import Field
 
-from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, convergence_chart, legend_selection, line_chart,
-                     picture_chart, step_size_chart)
+from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, KChart, convergence_chart, legend_selection,
+                     line_chart, model_rows, picture_chart, step_size_chart)
 from .links import format_number
-from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, table_window, thinning_note
+from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, playing_window, table_window, thinning_note
+from .kcharts import chart_stack, overlay_at, session_memo, trace_key
 from .text import md_escape
 
 # Not failures, not minima: the run stopped before tol for a reason it names.
@@ -54,13 +58,14 @@ def vector_text(v: np.ndarray) -> str:
     return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
 
 
-def table_config(frame: pd.DataFrame, fields: Mapping[str, Field] | None = None) -> dict:
-    """Labels and formats for an iteration table; the values themselves stay untouched. ``fields``
-    are the method's typed step fields (core.blocks.Field): their description is the column's help."""
+def table_config(columns: list[str], fields: Mapping[str, Field] | None = None) -> dict:
+    """Labels and formats for an iteration table's ``columns``; the values themselves stay
+    untouched. ``fields`` are the method's typed step fields (core.blocks.Field): their
+    description is the column's help."""
     config: dict = {"k": st.column_config.NumberColumn("k", format="%d", width=44, pinned=True),
                     "▶": st.column_config.TextColumn("", width=28, help="the selected iteration k", pinned=True)}
     for name, spec in (fields or {}).items():
-        if name not in frame.columns:
+        if name not in columns:
             continue
         if spec.kind is bool:
             config[name] = st.column_config.CheckboxColumn(name, help=spec.description, width=70)
@@ -68,7 +73,7 @@ def table_config(frame: pd.DataFrame, fields: Mapping[str, Field] | None = None)
             config[name] = st.column_config.NumberColumn(name, help=spec.description, format="%d", width=70)
         else:
             config[name] = st.column_config.NumberColumn(name, help=spec.description, format="%.4g", width=86)
-    for column in frame.columns:
+    for column in columns:
         if column in config:
             continue
         if column in COLUMN_LABELS and column != "decision":
@@ -95,46 +100,54 @@ def _copy_legend_pick(chart_key: str) -> None:
     st.session_state[HIGHLIGHT] = [p["method"] for p in picked if "method" in p]
 
 
-def _interactive_chart(chart, key: str) -> None:
-    st.altair_chart(chart, width="stretch", key=key, on_select=lambda: _copy_legend_pick(key),
-                    selection_mode=SELECTION)
-
-
-START_CLICKED = "start_clicked"  # a click on a picture changed x0: the page reruns whole
-_LAST_START_PICK = "last_start_pick"  # per chart: the click already taken (the selection stays in its state)
+START_PICKS = "last_start_pick"  # per chart: the click already taken (the selection stays in its state)
 
 
 def _take_start_pick(chart_key: str) -> None:
-    """A click on a picture: its (rounded) point becomes x0 in the sidebar and the link. A legend
-    click on the same chart keeps its old job."""
+    """A click on a picture: its (rounded) point becomes x0 in the sidebar and the link (the page
+    runs again whole, the sidebar first). A legend click on the same chart keeps its old job."""
     event = st.session_state.get(chart_key)
     selection = event.selection if event is not None else {}
     picked = selection.get(START_PICK) or []
-    seen = st.session_state.setdefault(_LAST_START_PICK, {})
+    seen = st.session_state.setdefault(START_PICKS, {})
     if picked and picked[0] != seen.get(chart_key):
         seen[chart_key] = picked[0]
         point = [picked[0][axis] for axis in ("x", "y") if axis in picked[0]]
         if all(isinstance(v, (int, float)) and math.isfinite(v) for v in point):
             st.session_state["x0"] = ", ".join(format_number(float(v)) for v in point)
-            st.session_state[START_CLICKED] = True
             return
     _copy_legend_pick(chart_key)
 
 
-def picture_with_starts(chart, key: str) -> None:
-    """A picture of f on which a click sets x0 (and a legend click highlights a method)."""
-    st.altair_chart(chart, width="stretch", key=key, on_select=lambda: _take_start_pick(key),
-                    selection_mode=[SELECTION, START_PICK])
+@dataclass(frozen=True)
+class Stacked:
+    """A chart on the page and the stack its part at iterate k goes in."""
+
+    stack: DeltaGenerator
+    chart: KChart
+    key: str
+
+    def at(self, k: int, extra: Mapping[str, pd.DataFrame] | None = None) -> None:
+        overlay_at(self.stack, self.chart, k, self.key, extra)
+
+
+def picture_stack(chart: KChart, key: str) -> Stacked:
+    """A picture of f on which a click sets x0 (and a legend click highlights a method); its part
+    at iterate k goes in with ``.at(k)``."""
+    stack = chart_stack(chart, key, on_select=lambda: _take_start_pick(key), selection_mode=[SELECTION, START_PICK])
     st.caption("Click anywhere on the picture to start every method there (x₀ follows, rounded to the grid's step).")
-    if st.session_state.pop(START_CLICKED, False):
-        st.rerun(scope="app")  # new x0: new runs, new tables (a fragment rerun would keep the old ones)
+    return Stacked(stack, chart, key)
+
+
+def picture_with_starts(chart: KChart, k: int, key: str) -> None:
+    """picture_stack with its part at iterate k (a page where k does not play)."""
+    picture_stack(chart, key).at(k)
 
 
 def model_at_iterate(problem, traces: dict[str, Trace], k: int) -> tuple[LocalAnalysis | None, str]:
-    """The quadratic model to draw when asked (2 variables): at x_k of the highlighted method (the
-    first one shown otherwise), and the caption saying what is drawn."""
-    if problem.n != 2 or not st.toggle("Draw the quadratic model at x_k", key="show_model",
-                                       help="m_k(x) = f_k + g'(x − x_k) + ½(x − x_k)'H(x − x_k): the function Newton minimises"):
+    """The quadratic model to draw when asked (the toggle ``show_model``): at x_k of the highlighted
+    method (the first one shown otherwise), and the caption saying what is drawn."""
+    if problem.n != 2 or not st.session_state.get("show_model"):
         return None, ""
     method = next((m for m in highlighted() if m in traces), next(iter(traces)))
     trace = traces[method]
@@ -153,33 +166,65 @@ def model_at_iterate(problem, traces: dict[str, Trace], k: int) -> tuple[LocalAn
     return local, "; ".join(parts) + ". Highlight a method (legend) to draw the model at its iterate."
 
 
-def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray, k: int) -> None:
-    """The picture (contours or curve) and both convergence charts, highlight shared."""
-    model, model_caption = model_at_iterate(problem, traces, k)
-    picture = picture_chart(problem, traces, x0, k, legend_selection(highlighted()), model)
-    if model_caption:
-        st.caption(md_escape(model_caption))
+@dataclass(frozen=True)
+class SharedCharts:
+    """The shared charts as the page's full run drew them; ``at(k)`` (a fragment) draws their part at k."""
+
+    problem: object
+    traces: dict[str, Trace]
+    model_note: DeltaGenerator
+    picture: Stacked | None
+    curves: tuple[Stacked, ...]
+
+    def at(self, k: int) -> None:
+        model, caption = model_at_iterate(self.problem, self.traces, k)
+        with self.model_note:
+            if caption:
+                st.caption(md_escape(caption))
+        if self.picture is not None:
+            self.picture.at(k, model_rows(model, self.picture.chart.box) if model is not None else None)
+        for curve in self.curves:
+            curve.at(k)
+
+
+def shared_charts(problem, traces: dict[str, Trace], x0: np.ndarray) -> SharedCharts:
+    """The picture (contours or curve) and both convergence charts, highlight shared; the model
+    toggle (2 variables)."""
+    if problem.n == 2:
+        st.toggle("Draw the quadratic model at x_k", key="show_model",
+                  help="m_k(x) = f_k + g'(x − x_k) + ½(x − x_k)'H(x − x_k): the function Newton minimises")
+    model_note = st.container()
+    highlight = tuple(highlighted())
+    setup = (problem.text, x0.tobytes(), tuple(trace_key(t) for t in traces.values()), highlight)
+    with_model = bool(st.session_state.get("show_model")) and problem.n == 2
+    picture = session_memo("picture", (*setup, with_model),
+                           lambda: picture_chart(problem, traces, x0, legend_selection(highlight), with_model))
+    stacked_picture = None
     if picture is not None:
         # The picture gets a roughly square area (contours keep their shape), the two
         # convergence charts stack beside it; on a phone the columns stack.
         left, right = st.columns([3, 2])
         with left:
-            picture_with_starts(picture, "chart_picture")
+            stacked_picture = picture_stack(picture, "chart_picture")
         slots = [right, right]
     else:
         st.caption(f"f has {problem.n} variables: no picture of f; the convergence curves tell the story.")
         slots = st.columns(2)
     legend = picture is None  # beside a picture, its legend serves; click a curve to pick it
+    curves = []
     for slot, quantity, key in zip(slots, CONVERGENCE_QUANTITIES, ("chart_gap", "chart_grad")):
         with slot:
-            selection = legend_selection(highlighted(), legend=legend)
-            _interactive_chart(convergence_chart(traces, quantity, k, selection, legend=legend), key)
+            chart = session_memo(key, (*setup, legend), lambda quantity=quantity: convergence_chart(
+                traces, quantity, legend_selection(highlight, legend=legend), legend=legend))
+            stack = chart_stack(chart, key, on_select=lambda key=key: _copy_legend_pick(key), selection_mode=SELECTION)
+            curves.append(Stacked(stack, chart, key))
     note = thinning_note(traces)
     if note:
         st.caption(note)
     zeros = exact_zeros(traces)
     if zeros:
         st.caption("Not drawn on the log scales (0 has no logarithm): " + "; ".join(zeros) + ".")
+    return SharedCharts(problem, traces, model_note, stacked_picture, tuple(curves))
 
 
 def work_done(trace: Trace) -> str:
@@ -196,7 +241,11 @@ def line_view(problem, trace: Trace, k: int) -> None:
     row = min(k, trace.iterations)
     if not METHODS[trace.method].step.line_view or row >= trace.iterations:
         return
-    with st.expander(f"Step k = {row} along its line", icon=":material/timeline:"):
+    # Opened on request only (on_change): it replays the step, which no frame of Play should pay for unseen.
+    with st.expander(f"Step k = {row} along its line", icon=":material/timeline:", key=f"line_{trace.method}",
+                     on_change="rerun") as expander:
+        if not expander.open:
+            return
         try:
             view = line_at(problem, trace, row)
         except (ArithmeticError, LinAlgError) as err:
@@ -220,9 +269,46 @@ def line_view(problem, trace: Trace, k: int) -> None:
                                     if view.c2 is not None else "") + ". Replayed from x_k: the trace keeps no trials."))
 
 
-def method_panel(trace: Trace, k: int, problem=None) -> None:
-    """Update rule, status, row k, the iteration table (row k marked), CSV, step sizes, and (given
-    the problem) the step along its line."""
+@dataclass(frozen=True)
+class MethodPanel:
+    """A method's panel as the page's full run drew it (what does not change with k); ``at(k)``
+    (a fragment) fills in its part at iterate k."""
+
+    trace: Trace
+    problem: object
+    rows: DeltaGenerator  # row k and the table around it
+    steps: Stacked | None  # the step sizes
+    line: DeltaGenerator  # step k along its line
+
+    def at(self, k: int, playing: bool = False) -> None:
+        """Row k, the table (row k marked; ``playing``: a short window that keeps row k in view),
+        the step-size chart's rule, the step along its line."""
+        trace, method = self.trace, METHODS[self.trace.method]
+        row = min(k, trace.iterations)
+        with self.rows:
+            note = "" if row == k else f" (its last iterate; it stopped at k = {trace.iterations})"
+            st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
+                        f"‖g‖ = `{trace.grad_norm[row]:.3e}`")
+            window = (playing_window if playing else table_window)(trace.iterations + 1, row)
+            # The whole table is made once per trace; a frame sends a slice of it with row k marked.
+            table = session_memo(f"table_{trace.method}", (trace_key(trace),),
+                                 lambda: pa.Table.from_pandas(iteration_table(trace), preserve_index=False)
+                                 .replace_schema_metadata(None))  # pandas' metadata: ~1 kB of every frame
+            shown = table.slice(window.start, window.stop - window.start)
+            shown = shown.add_column(1, "▶", pa.array(np.where(np.arange(window.start, window.stop) == row, "▶", "")))
+            st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown.column_names, method.fields),
+                         key=f"table_{trace.method}")
+            if window.stop - window.start < trace.iterations + 1:
+                st.caption(f"Rows k = {window.start}..{window.stop - 1} of 0..{trace.iterations}: the table follows "
+                           + ("k while it plays" if playing else "the iteration slider") + "; the CSV holds every row.")
+        if self.steps is not None:
+            self.steps.at(k)
+        with self.line:
+            line_view(self.problem, trace, k)
+
+
+def method_panel(trace: Trace, problem) -> MethodPanel:
+    """Update rule, status, what the run cost, the CSV, the step-size chart; room for the part at k."""
     method = METHODS[trace.method]
     st.subheader(method.label, anchor=False)
     if trace.method in highlighted():
@@ -231,26 +317,17 @@ def method_panel(trace: Trace, k: int, problem=None) -> None:
     status_badge(trace)
     st.caption(md_escape(trace.message))
     st.caption(md_escape(work_done(trace)))
-    row = min(k, trace.iterations)
-    note = "" if row == k else f" (its last iterate; it stopped at k = {trace.iterations})"
-    st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
-                f"‖g‖ = `{trace.grad_norm[row]:.3e}`")
-    window = table_window(trace.iterations + 1, row)
-    shown = iteration_table(trace, window)
-    shown.insert(1, "▶", np.where(shown["k"] == row, "▶", ""))
-    st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown, method.fields),
-                 key=f"table_{trace.method}")
-    if window.stop - window.start < trace.iterations + 1:
-        st.caption(f"Rows k = {window.start}..{window.stop - 1} of 0..{trace.iterations}: the table follows the "
-                   "iteration slider; the CSV holds every row.")
+    rows = st.container()
     # The CSV is made only when asked for (a long run's table is megabytes).
     st.download_button("Download table (CSV)", lambda: csv_bytes(trace), file_name=f"{trace.method}.csv",
                        mime="text/csv", on_click="ignore", key=f"csv_{trace.method}",
                        icon=":material/download:")
+    steps = None
     if np.isfinite(trace.step_size).any():
-        st.altair_chart(step_size_chart(trace, k), width="stretch")
-    if problem is not None:
-        line_view(problem, trace, k)
+        key = f"steps_{trace.method}"
+        chart = session_memo(key, (trace_key(trace),), lambda: step_size_chart(trace))
+        steps = Stacked(chart_stack(chart, key), chart, key)
+    return MethodPanel(trace, problem, rows, steps, st.container())
 
 
 def iteration_slider(label: str, longest: int, key: str, container=st, help: str | None = None) -> int:

@@ -19,9 +19,9 @@ import pytest
 from core import METHODS, Options, build_problem, run
 from ui.links import PRESETS, Setup, setup_to_query
 
-from .support import (SCREENSHOTS, PageWatch, app_url, background_luminance, blank_charts, capture_compare, cell,
+from .support import (IDLE, SCREENSHOTS, PageWatch, app_url, background_luminance, blank_charts, capture_compare, cell,
                       eventually, exceptions, horizontal_overflow, interact, latex_sources, method_panel,
-                      off_colour_points, open_app, screenshot, wait_for_charts)
+                      off_colour_points, open_app, screenshot, script_runs, wait_for_charts)
 
 pytestmark = pytest.mark.e2e
 
@@ -51,14 +51,11 @@ def vector_text(v) -> str:  # as ui.panels shows x_k
 
 def expected_chart_count(setup: Setup) -> int:
     """Picture of f (1 or 2 variables) + 2 convergence charts + a step-size chart per method with
-    finite step sizes + the chart of step k = 0 along its line (in its panel's expander, drawn
-    even while the expander is closed) per method whose step is found along a line."""
-    from core.line import line_at
-
+    finite step sizes, each twice: the chart and its overlay at iterate k (ui.kcharts). The
+    charts of a step along its line are drawn only when their expander is opened."""
     problem = problem_for(setup.function)
     steps = sum(bool(np.isfinite(trace_for(setup, m).step_size).any()) for m in setup.methods)
-    lines = sum(line_at(problem, trace_for(setup, m), 0) is not None for m in setup.methods)
-    return (1 if problem.n <= 2 else 0) + 2 + steps + lines
+    return 2 * ((1 if problem.n <= 2 else 0) + 2 + steps)
 
 
 def assert_tables_match_engine(page, setup: Setup) -> None:
@@ -184,6 +181,8 @@ def test_choose_a_preset(open_page) -> None:
 
 def test_iteration_slider_moves_the_marker(open_page) -> None:
     page, watch = open_page()
+    wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+    start_diamonds = diamonds(page)
     slider = page.get_by_role("slider", name="Iteration k")
     url_before = page.url
     slider.focus()
@@ -205,11 +204,65 @@ def test_iteration_slider_moves_the_marker(open_page) -> None:
     for method in DEFAULT.methods:
         eventually(lambda method=method: marker_at_3(method), page)
 
-    def diamond_moved() -> None:
-        titles = [c["title"] for c in wait_for_charts(page, minimum=expected_chart_count(DEFAULT))]
-        assert any("k = 3" in t for t in titles), titles  # the ◆ on the contour plot moved too
-    eventually(diamond_moved, page)
+    def diamonds_moved() -> None:  # the ◆ on the contour plot moved too (where to: tests/test_pages_dashboard.py)
+        now = diamonds(page)
+        assert len(now) == len(DEFAULT.methods) and now != start_diamonds, (now, start_diamonds)
+    eventually(diamonds_moved, page)
     assert page.url == url_before  # the slider is view state, not part of the link
+    assert_healthy(page, watch)
+
+
+def _k_line(page, method: str) -> int:
+    line = method_panel(page, METHODS[method].label).locator("p").filter(has_text=re.compile(r"^k = \d+")).inner_text()
+    return int(re.match(r"k = (\d+)", line).group(1))
+
+
+def _no_more_runs(page, seconds: float = 1.5) -> None:
+    """Nothing runs by itself any more: an absence, so it is watched for a while (at 5 steps a
+    second, 7 frames would have come), not waited for."""
+    runs, k = script_runs(page).finished, page.get_by_role("slider", name="Iteration k").get_attribute("aria-valuetext")
+    page.wait_for_timeout(seconds * 1000)
+    assert script_runs(page).finished == runs, "the page still runs by itself:\n" + "\n".join(script_runs(page).events)
+    assert page.get_by_role("slider", name="Iteration k").get_attribute("aria-valuetext") == k
+
+
+def test_play_moves_k_by_itself_and_pause_stops_it(open_page) -> None:
+    """Play: with no input, the slider, every panel's row k and the picture's markers move; Pause
+    stops them; played to the end, it stops there by itself."""
+    page, watch = open_page()
+    wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+    start = diamonds(page)
+    slider = page.get_by_role("slider", name="Iteration k")
+    interact(page, page.get_by_role("button", name="Play").click)
+
+    def moved() -> int:
+        k = int(slider.get_attribute("aria-valuetext"))
+        assert k >= 3, k
+        assert _k_line(page, "gd") >= 3
+        assert diamonds(page) != start
+        return k
+    eventually(moved, page, timeout_ms=20_000)
+    page.get_by_role("button", name="Pause").click()
+    eventually(lambda: page.get_by_role("button", name="Play").is_visible() or _missing("the Play button"), page)
+    page.wait_for_selector(IDLE)
+    _no_more_runs(page)
+    paused = int(slider.get_attribute("aria-valuetext"))
+    assert _k_line(page, "gd") == paused
+    screenshot(page, "compare_paused")
+
+    # To the end, at 20 steps a second: it stops at the longest run's last step by itself.
+    page.get_by_role("combobox", name="Speed").click()
+    interact(page, page.get_by_role("option", name="20 steps/s").click)
+    interact(page, page.get_by_role("button", name="Play").click)
+    longest = max(trace_for(DEFAULT, m).iterations for m in DEFAULT.methods)
+
+    def at_the_end() -> None:
+        assert slider.get_attribute("aria-valuetext") == str(longest)
+        assert page.get_by_role("button", name="Play").is_visible()
+    eventually(at_the_end, page, timeout_ms=60_000)
+    page.wait_for_selector(IDLE)
+    _no_more_runs(page)
+    assert _k_line(page, "gd") == trace_for(DEFAULT, "gd").iterations
     assert_healthy(page, watch)
 
 
@@ -331,14 +384,26 @@ CONTRAST_JS = """() => {
   const ratio = (a, b) => { const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p); return (x + 0.05) / (y + 0.05); };
   const bg = rgb(getComputedStyle(document.querySelector("[data-testid='stApp']")).backgroundColor);
   const title = rgb(getComputedStyle(document.querySelector("[data-testid='stMain'] h1")).color);
+  const visible = t => !/^(transparent|rgba\\(.*,\\s*0\\))$/.test(getComputedStyle(t).fill);  // an overlay's frame is invisible
   const labels = [...document.querySelectorAll("[data-testid='stVegaLiteChart'] .role-axis-label text")]
-    .map(t => ratio(rgb(getComputedStyle(t).fill), bg));
+    .filter(visible).map(t => ratio(rgb(getComputedStyle(t).fill), bg));
   return {title: ratio(title, bg), axisLabels: labels.length ? Math.min(...labels) : 0};
 }"""
 
 
 def _picture(page):
-    return page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours")
+    """The contour picture (its overlay at iterate k, drawn over it, takes no clicks)."""
+    return page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours").first
+
+
+def _picture_overlay(page):
+    return page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours").nth(1)
+
+
+def diamonds(page) -> list[str]:
+    """Where the picture's markers of x_k are drawn (their SVG transforms; one per method)."""
+    return _picture_overlay(page).locator("g.mark-symbol.role-mark path").evaluate_all(
+        "ps => ps.map(p => p.getAttribute('transform'))")
 
 
 @pytest.mark.parametrize("touch", [False, True], ids=["mouse", "phone-tap"])
@@ -398,7 +463,7 @@ def test_the_quadratic_model_layer_is_drawn(open_page) -> None:
     interact(page, page.get_by_text("Draw the quadratic model at x_k").click)
 
     def drawn() -> int:
-        count = _picture(page).locator(f"path[stroke='{MODEL_COLOR}'], path[fill='{MODEL_COLOR}']").count()
+        count = _picture_overlay(page).locator(f"path[stroke='{MODEL_COLOR}'], path[fill='{MODEL_COLOR}']").count()
         assert count >= 3, count  # model contours, the two step lines, the two end points
         return count
     eventually(drawn, page)
@@ -414,10 +479,10 @@ def test_a_line_search_step_is_drawn(open_page, server) -> None:
     setup = Setup(DEFAULT.function, DEFAULT.x0_text, ("gd-armijo",))
     page, watch = open_page(app_url(server.url, "", **setup_to_query(setup)))
     wait_for_charts(page, minimum=expected_chart_count(setup))
-    page.get_by_text("Step k = 0 along its line").click()
+    interact(page, page.get_by_text("Step k = 0 along its line").click)  # drawn when opened (lazily)
     eta = trace_for(setup, "gd-armijo").step_size[0]
     eventually(lambda: page.get_by_text(f"3 trials (2 rejected), η taken = {eta:.6g}").is_visible() or _missing("caption"), page)
-    wait_for_charts(page, minimum=expected_chart_count(setup))  # the picture of the step among them
+    wait_for_charts(page, minimum=expected_chart_count(setup) + 1)  # the picture of the step among them
     assert not blank_charts(page) and not exceptions(page) and not watch.problems(), watch.problems()
     screenshot(page, "compare_line_search")
 
