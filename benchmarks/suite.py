@@ -613,7 +613,7 @@ def play_frames(frames: int = 40, speed: int = 10) -> dict:
             support.wait_for_charts(page, minimum=3)
             page.get_by_role("combobox", name="Speed").click()
             support.interact(page, page.get_by_role("option", name=f"{speed} steps/s").click)
-            support.interact(page, page.get_by_role("button", name="Play").click)
+            support.interact(page, page.get_by_role("button", name="Play", exact=True).click)
             pids = support.process_tree(server.pid)
             first, cpu_before = len(messages), support.cpu_seconds(pids)
             done = lambda: sum(1 for _, f in messages[first:] if f == ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY)  # noqa: E731

@@ -14,6 +14,7 @@ from ui.compute import run_basins
 from ui.latex import show_formula
 from ui.links import format_number
 from ui.sidebar import open_page_with, require_ready
+from ui.style import sized
 from ui.text import md_escape
 
 GRIDS = (50, 100, 150, 200, 300, 400)
@@ -93,21 +94,21 @@ def basins_page() -> None:
             st.session_state[OPEN_COMPARE_FROM] = start
 
     if len(axes) == 1:
-        st.altair_chart(curve_over_interval(problem, picture, names), width="stretch")
+        st.altair_chart(sized(curve_over_interval(problem, picture, names)), width="stretch")
     per_row = min(3, len(setup.methods)) if len(axes) == 2 else 1
     methods = list(picture.methods)
     for first in range(0, len(methods), per_row):
         for column, method in zip(st.columns(per_row), methods[first:first + per_row]):
             with column:
                 chart = basin_chart(picture, method, names, f"{METHODS[method].short_label} ({method})")
-                st.altair_chart(chart, width="stretch", key=f"basins_chart_{method}", on_select=lambda m=method: pick_start(m),
+                st.altair_chart(sized(chart), width="stretch", key=f"basins_chart_{method}", on_select=lambda m=method: pick_start(m),
                                 selection_mode=PICK)
 
     st.subheader("Where the starts went", anchor=False)
     legend = legend_frame(picture)
     left, right = st.columns([1, 2])
     with left:
-        st.altair_chart(legend_chart(picture), width="stretch")
+        st.altair_chart(sized(legend_chart(picture)), width="stretch")
     with right:
         st.dataframe(legend.drop(columns="colour"), hide_index=True, column_config={
             "reached": st.column_config.TextColumn("point reached / outcome", width="medium"),

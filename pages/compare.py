@@ -8,20 +8,21 @@ from core import Problem, Trace
 
 from ui.compute import run_methods
 from ui.latex import show_formula
+from ui.lessons import lesson_card
 from ui.kcharts import stack_style
 from ui.panels import MethodPanel, SharedCharts, method_panel, shared_charts
 from ui.player import is_playing, play_interval, player
 from ui.sidebar import require_ready
-from ui.text import md_escape
+from ui.style import large_text
 
 def compare_page() -> None:
     active = require_ready()
     problem = active.problem
     st.title("Compare the methods", anchor=False)
     show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
-    if active.preset:
-        st.info(f"**{md_escape(active.preset.label)}** · {md_escape(active.preset.lesson)}", icon=":material/lightbulb:")
     traces = run_methods(problem.text, active.x0, active.setup.methods, active.setup.options)
+    if active.preset:
+        lesson_card(active.preset, max(t.iterations for t in traces.values()))
     stack_style()
     # What does not change with k is drawn here, once; the fragment draws the parts at k into
     # these places, and moving k (slider, buttons, Play's frames) reruns only the fragment.
@@ -36,7 +37,8 @@ def compare_page() -> None:
 
 def method_panels(problem: Problem, traces: dict[str, Trace]) -> list[MethodPanel]:
     methods = list(traces)
-    per_row = min(len(methods), 4 if len(methods) == 4 else 3)
+    # Large text (a projector) fits two panels a row: three would cut the longer update rules.
+    per_row = min(len(methods), 2 if large_text() else 4 if len(methods) == 4 else 3)
     panels = []
     for start in range(0, len(methods), per_row):
         # Every row has per_row columns so panels keep one width; borders go on the panels

@@ -21,6 +21,7 @@ from ui.panels import picture_with_starts, status_badge
 from ui.sidebar import require_ready
 from ui.teaching import OUTCOME_COLORS, PICK, rate_factors, sweep_chart, sweep_frame
 from ui.text import md_escape
+from ui.style import sized, sized_spec
 
 FIXED_RATE = [m for m, spec in METHODS.items() if "lr" in spec.options_used]  # every method with a fixed η
 
@@ -110,7 +111,7 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
     selected_index = rates.index(st.session_state["lr_pick"])
     chart = sweep_chart(frame, marks, "iterations" if quantity == "iterations" else "grad", options.tol,
                         options.max_iter, selected_index)
-    st.altair_chart(chart, width="stretch", key="lr_sweep_chart", on_select=copy_pick, selection_mode=PICK)
+    st.altair_chart(sized(chart), width="stretch", key="lr_sweep_chart", on_select=copy_pick, selection_mode=PICK)
     st.caption("Oscillating = over the last 50 steps the step reverses along one eigen-direction of H on ≥ 80% of "
                "steps, or f rises on ≥ 25% of them; ▲ marks runs whose steps reverse. Each run's evidence is in the "
                "table below.")
@@ -144,7 +145,7 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
                 st.warning(f"H cannot be evaluated at x₀ ({md_escape(str(err))}).")
     for column, curve in zip(st.columns(2), CONVERGENCE_QUANTITIES):
         with column:
-            st.vega_lite_chart(spec=convergence_chart(traces, curve, legend_selection()).whole(picked_trace.iterations),
+            st.vega_lite_chart(spec=sized_spec(convergence_chart(traces, curve, legend_selection()).whole(picked_trace.iterations)),
                                width="stretch")
 
 

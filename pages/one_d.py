@@ -14,6 +14,7 @@ from ui.panels import iteration_slider, status_badge
 from ui.sidebar import require_ready
 from ui.teaching import eigen_table, expansion_at, taylor_derivation, trace_table
 from ui.text import md_escape
+from ui.style import sized_spec
 
 def one_d_page() -> None:
     active = require_ready()
@@ -71,7 +72,7 @@ def lesson(problem: Problem, traces: dict[str, Trace], identical: bool) -> None:
         picture = session_memo("one_d_picture", (problem, traces), lambda: picture_chart(problem, traces, gd.x[0],
                                                                                           legend_selection()))
         if picture is not None:
-            st.vega_lite_chart(spec=picture.whole(k), width="stretch")
+            st.vega_lite_chart(spec=sized_spec(picture.whole(k)), width="stretch")
         if identical:
             st.caption("The two paths are the same points: GD's (orange) lies exactly under Newton's (green). "
                        "Click a method in the legend to highlight it.")

@@ -20,6 +20,7 @@ from ui.sidebar import require_ready
 from ui.teaching import (RATIO_FIELDS, expansion_at, growth_chart, growth_table, ratio_chart, show_prediction,
                          taylor_derivation)
 from ui.text import md_escape
+from ui.style import sized
 
 
 def condition_at(problem: Problem, x: np.ndarray) -> float | None:
@@ -166,7 +167,7 @@ def cost_growth(methods: tuple[str, ...]) -> None:
     if not models:
         st.warning("No run made a step within the time budget: nothing to show.")
         return
-    st.altair_chart(growth_chart(points, models), width="stretch")
+    st.altair_chart(sized(growth_chart(points, models)), width="stretch")
     table = growth_table(points, models)
     seconds = {c: st.column_config.NumberColumn(c, format="%.3g") for c in table.columns if c.startswith(("measured", "model"))}
     st.dataframe(table, hide_index=True, key="growth_table", column_config={
@@ -185,7 +186,7 @@ def per_step(problem: Problem, traces: dict[str, Trace], observed: dict[str, Obs
              predictions: dict[str, Prediction]) -> None:
     # Switching the quantity or the iterate reruns only this part, with the arguments of the last full run.
     choice = st.radio("Ratio per step of", list(RATIO_FIELDS), horizontal=True, key="theory_ratio")
-    st.altair_chart(ratio_chart(observed, predictions, choice), width="stretch")
+    st.altair_chart(sized(ratio_chart(observed, predictions, choice)), width="stretch")
     st.subheader("Where the rates come from, at one iterate", anchor=False)
     trace, k = iterate_picker(traces, "theory")
     comparison = expansion_at(problem, trace.x[k], f"x_{k}")

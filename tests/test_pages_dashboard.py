@@ -60,8 +60,12 @@ def test_every_preset_renders(preset) -> None:
     assert len(at.dataframe) == len(preset.setup.methods)
     specs = charts(at)
     assert specs, "the shared charts are missing"
-    # the lesson of the preset is shown
-    assert any(preset.lesson.split(":")[0][:20] in info.value.replace("\\", "") for info in at.info)
+    # the lesson of the preset is shown: what to look at, the question, Play to its iterate, the answer
+    shown = " ".join(m.value.replace("\\", "") for m in at.markdown)
+    assert preset.lesson in shown and preset.story.question in shown and preset.story.look in shown
+    assert at.button(key="lesson_play").label == f"Play to k = {preset.story.stop_at}"
+    assert preset.story.answer in " ".join(m.value.replace("\\", "") for e in at.expander if e.label == "Answer"
+                                           for m in e.markdown)
 
 
 def test_preset_button_applies_setup_and_url() -> None:
@@ -314,3 +318,38 @@ def test_play_speed_is_the_interval_of_the_frames() -> None:
     at.selectbox(key="k_speed").set_value(1).run()
     assert at.session_state["k_declared"] == pytest.approx(1.0)
     assert not at.exception
+
+
+def test_a_lesson_plays_to_its_iterate_and_stops_there() -> None:
+    preset = PRESETS[0]  # 4x^2 + y^2: the optimal rate's corners, k = 3
+    at = app(**setup_to_query(preset.setup))
+    at.slider(key="k").set_value(10).run()
+    at.button(key="lesson_play").click().run()
+    assert at.session_state["k_value"] == 0 and at.session_state["k_playing"]  # from the start
+    for k in range(1, preset.story.stop_at + 1):
+        at.run()
+        assert at.session_state["k_value"] == k
+    assert not at.session_state["k_playing"] and at.button(key="k_play").label == "Play"
+    at.run()
+    assert at.slider(key="k").value == preset.story.stop_at
+    optimal = at.dataframe[1].value
+    assert _row_k(optimal) == [preset.story.stop_at]
+    # Play from there goes on to the end (the lesson's stop is spent)
+    at.button(key="k_play").click().run()
+    at.run()
+    assert at.session_state["k_value"] == preset.story.stop_at + 1 and at.session_state["k_playing"]
+
+
+def test_large_text_is_kept_in_the_link_and_a_bad_value_is_said() -> None:
+    at = app(**setup_to_query(Setup()), large="1")
+    assert not at.exception
+    assert at.toggle(key="large_text").value
+    assert at.query_params["large"] in ("1", ["1"])
+    assert len([c for c in at.columns if c.weight]) >= 2  # two panels a row (then the third below)
+    at.toggle(key="large_text").set_value(False).run()
+    assert "large" not in at.query_params
+    bad = AppTest.from_file(str(ROOT / "app.py"), default_timeout=60)
+    bad.query_params["large"] = "yes"
+    bad.run()  # the first run reads the link (later runs read the link the app wrote back)
+    assert not bad.toggle(key="large_text").value
+    assert any("`large` was not used" in w.value.replace("\\", "") for w in bad.sidebar.warning)

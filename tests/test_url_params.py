@@ -210,6 +210,8 @@ NASTY_LINKS = [
     ("rational-hang", {"f": "1e-999999999999999999 x"}, True),
     ("markdown-injection", {"f": "x <b>bold</b> $\\LaTeX$ [link](http://a.b) :red[x]"}, True),
     ("x0-not-finite", {"x0": "nan, inf"}, True),
+    ("large-not-0-or-1", {"large": "<script>alert(1)</script>"}, True),
+    ("large-text", {"large": "1"}, False),
     ("x0-overflow", {"x0": "1e309, 1"}, True),
     ("x0-too-long", {"x0": "1," * 600 + "1"}, True),
     ("x0-wrong-size", {"f": "x^2 + y^2 + z^2", "x0": "1, 2"}, True),

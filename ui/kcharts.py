@@ -14,6 +14,7 @@ from streamlit.delta_generator import DeltaGenerator
 from core import Trace
 
 from .charts import KChart
+from .style import sized_spec
 
 Built = TypeVar("Built")
 
@@ -59,7 +60,7 @@ def chart_stack(chart: KChart, key: str, *, on_select: Callable[[], None] | None
                 selection_mode: str | list[str] | None = None) -> DeltaGenerator:
     """The chart without its part at k, in a stack for overlay_at (which a fragment may fill)."""
     stack = st.container(key=f"stack_{key}")
-    stack.vega_lite_chart(spec=chart.static(), width="stretch", key=key, on_select=on_select or "ignore",
+    stack.vega_lite_chart(spec=sized_spec(chart.static()), width="stretch", key=key, on_select=on_select or "ignore",
                           selection_mode=selection_mode)
     return stack
 
@@ -67,7 +68,7 @@ def chart_stack(chart: KChart, key: str, *, on_select: Callable[[], None] | None
 def overlay_at(stack: DeltaGenerator, chart: KChart, k: int, key: str,
                extra: Mapping[str, pd.DataFrame] | None = None) -> None:
     """The chart's part at iterate k, over it (``extra``: more AT_K rows, e.g. the model at x_k)."""
-    stack.vega_lite_chart(spec=chart.overlay(k, extra), width="stretch", key=f"{key}_at_k")
+    stack.vega_lite_chart(spec=sized_spec(chart.overlay(k, extra)), width="stretch", key=f"{key}_at_k")
 
 
 def show_k_chart(chart: KChart, k: int, key: str, *, on_select: Callable[[], None] | None = None,

@@ -35,6 +35,10 @@ def _value(key: str) -> str:  # k itself; the slider (session key ``key``) shows
     return f"{key}_value"
 
 
+def _stop_at(key: str) -> str:  # where Play stops before the end (a lesson's iterate)
+    return f"{key}_stop_at"
+
+
 def is_playing(key: str) -> bool:
     return bool(st.session_state.get(_playing(key)))
 
@@ -50,6 +54,7 @@ def play_interval(key: str) -> float | None:
 def _step(key: str, to: int, longest: int) -> None:
     st.session_state[_value(key)] = max(0, min(to, longest))
     st.session_state[_playing(key)] = False
+    st.session_state.pop(_stop_at(key), None)
     st.session_state[_acted(key)] = True
 
 
@@ -58,6 +63,15 @@ def _toggle(key: str, longest: int) -> None:
     if playing and st.session_state.get(_value(key), 0) >= longest:
         st.session_state[_value(key)] = 0  # play again from the start
     st.session_state[_playing(key)] = playing
+    st.session_state.pop(_stop_at(key), None)
+    st.session_state[_acted(key)] = True
+
+
+def play_to(key: str, stop_at: int) -> None:
+    """A callback: play k from 0 and stop at ``stop_at`` (a lesson's "Play to k = N")."""
+    st.session_state[_value(key)] = 0
+    st.session_state[_playing(key)] = stop_at > 0
+    st.session_state[_stop_at(key)] = stop_at
     st.session_state[_acted(key)] = True
 
 
@@ -75,8 +89,9 @@ def player(label: str, longest: int, key: str, help: str | None = None) -> int:
     k = min(st.session_state.get(_value(key), st.session_state.get(key, 0)), longest)  # a new setup may be shorter
     if st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key)):
         k = min(k + 1, longest)  # a frame: the timer reran the fragment
-        if k >= longest:
+        if k >= min(longest, st.session_state.get(_stop_at(key), longest)):
             st.session_state[_playing(key)] = False
+            st.session_state.pop(_stop_at(key), None)
     st.session_state[_value(key)] = k
     st.session_state[_acted(key)] = False
     playing = st.session_state.get(_playing(key), False)

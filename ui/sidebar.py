@@ -12,6 +12,7 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Iterator
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -21,7 +22,8 @@ from core.parsing import MAX_LENGTH
 
 from .compute import check_start, load_problem
 from .links import (PRESETS, Preset, Setup, link_space_suggestion, options_shown, parse_point, setup_from_query,
-                    setup_to_query, share_query)
+                    setup_to_query)
+from .style import LARGE_TEXT, LINK_PARAM, large_text, page_style
 from .text import md_escape
 
 _OPTION_KEYS = tuple(spec.name for spec in SPEC)
@@ -81,6 +83,11 @@ def _load_from_url_once() -> None:
             setup = replace(setup, function=Setup().function, x0_text=Setup().x0_text
                             if "x0" not in st.query_params else setup.x0_text)
     _write_widgets(setup)
+    large = st.query_params.get(LINK_PARAM)
+    if large not in (None, "0", "1"):
+        problems.append(f"the link's `{LINK_PARAM}` was not used (1 for large text, 0 for normal; got "
+                        f"{str(large)[:20]!r})")
+    st.session_state[LARGE_TEXT] = large == "1"
     st.session_state["link_problems"] = problems
     st.session_state["setup_loaded"] = True
 
@@ -112,6 +119,11 @@ def _option_widgets(methods: tuple[str, ...]) -> None:
                         key=name, min_value=spec.kind(low), max_value=spec.kind(high), step=spec.step,
                         format=None if spec.kind is int else spec.number_format,
                         help=f"{spec.help} ({spec.range_text()})", on_change=_clear_link_problems)
+
+
+def link_query(setup: Setup) -> dict[str, str]:
+    """The link's parameters: the setup's, and large text when it is on."""
+    return {**setup_to_query(setup), **({LINK_PARAM: "1"} if large_text() else {})}
 
 
 def render_setup() -> ActiveSetup:
@@ -163,10 +175,13 @@ def render_setup() -> ActiveSetup:
         with st.expander("Options", expanded=True):
             _option_widgets(tuple(st.session_state["methods"]))
         setup = _current_setup()
+        st.toggle("Large text (projector)", key=LARGE_TEXT,
+                  help="bigger text in tables, charts and formulas, for everyone who opens the link")
+        query = link_query(setup)
         st.caption("Share link (reproduces this setup)")
-        st.code(f"{(st.context.url or '').rstrip('/')}?{share_query(setup)}", language=None, wrap_lines=True)
+        st.code(f"{(st.context.url or '').rstrip('/')}?{urlencode(query)}", language=None, wrap_lines=True)
+    page_style()
 
-    query = setup_to_query(setup)
     if st.query_params.to_dict() != query:
         st.query_params.from_dict(query)
     preset = next((p for p in PRESETS if p.setup == setup), None)
@@ -215,7 +230,7 @@ def open_page_with(page: str, setup: Setup) -> None:
     switch made by the server does not carry the browser's widget values, and the sidebar's
     function and methods came up empty.)"""
     st.session_state["setup_loaded"] = False
-    st.switch_page(page, query_params=setup_to_query(setup))
+    st.switch_page(page, query_params=link_query(setup))
 
 
 def get_active() -> ActiveSetup:

@@ -172,8 +172,8 @@ def test_choose_a_preset(open_page) -> None:
     def sidebar_and_lesson() -> None:
         assert input_values(page, {"Function f": "textbox", "Start point x₀": "textbox"}) == {
             "Function f": preset.setup.function, "Start point x₀": preset.setup.x0_text}
-        info = page.locator("[data-testid='stMain'] [data-testid='stAlertContentInfo']").inner_text()
-        assert preset.label in info and preset.lesson in info, info
+        lesson = page.locator("[data-testid='stMain'] .st-key-lesson").inner_text()
+        assert preset.label in lesson and preset.lesson in lesson and preset.story.question in lesson, lesson
     eventually(sidebar_and_lesson, page)
     assert_tables_match_engine(page, preset.setup)
     assert_healthy(page, watch, charts=expected_chart_count(preset.setup))
@@ -233,7 +233,7 @@ def test_play_moves_k_by_itself_and_pause_stops_it(open_page) -> None:
     wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
     start = diamonds(page)
     slider = page.get_by_role("slider", name="Iteration k")
-    interact(page, page.get_by_role("button", name="Play").click)
+    interact(page, page.get_by_role("button", name="Play", exact=True).click)
 
     def moved() -> int:
         k = int(slider.get_attribute("aria-valuetext"))
@@ -243,7 +243,7 @@ def test_play_moves_k_by_itself_and_pause_stops_it(open_page) -> None:
         return k
     eventually(moved, page, timeout_ms=20_000)
     page.get_by_role("button", name="Pause").click()
-    eventually(lambda: page.get_by_role("button", name="Play").is_visible() or _missing("the Play button"), page)
+    eventually(lambda: page.get_by_role("button", name="Play", exact=True).is_visible() or _missing("the Play button"), page)
     page.wait_for_selector(IDLE)
     _no_more_runs(page)
     paused = int(slider.get_attribute("aria-valuetext"))
@@ -253,16 +253,41 @@ def test_play_moves_k_by_itself_and_pause_stops_it(open_page) -> None:
     # To the end, at 20 steps a second: it stops at the longest run's last step by itself.
     page.get_by_role("combobox", name="Speed").click()
     interact(page, page.get_by_role("option", name="20 steps/s").click)
-    interact(page, page.get_by_role("button", name="Play").click)
+    interact(page, page.get_by_role("button", name="Play", exact=True).click)
     longest = max(trace_for(DEFAULT, m).iterations for m in DEFAULT.methods)
 
     def at_the_end() -> None:
         assert slider.get_attribute("aria-valuetext") == str(longest)
-        assert page.get_by_role("button", name="Play").is_visible()
+        assert page.get_by_role("button", name="Play", exact=True).is_visible()
     eventually(at_the_end, page, timeout_ms=60_000)
     page.wait_for_selector(IDLE)
     _no_more_runs(page)
     assert _k_line(page, "gd") == trace_for(DEFAULT, "gd").iterations
+    assert_healthy(page, watch)
+
+
+def test_a_lesson_plays_to_its_iterate_and_stops(open_page, server) -> None:
+    """A preset's link shows its lesson; "Play to k = 3" plays from 0 and stops at 3 by itself;
+    the answer unfolds."""
+    preset = PRESETS[0]
+    page, watch = open_page(app_url(server.url, "", **setup_to_query(preset.setup)))
+    wait_for_charts(page, minimum=expected_chart_count(preset.setup))
+    lesson = page.locator("[data-testid='stMain'] .st-key-lesson")
+    assert preset.story.question in lesson.inner_text()
+    slider = page.get_by_role("slider", name="Iteration k")
+    interact(page, page.get_by_role("button", name=f"Play to k = {preset.story.stop_at}").click)
+
+    def stopped_there() -> None:
+        assert slider.get_attribute("aria-valuetext") == str(preset.story.stop_at)
+        assert page.get_by_role("button", name="Play", exact=True).is_visible()
+        assert _k_line(page, "gd-optimal") == preset.story.stop_at
+    eventually(stopped_there, page, timeout_ms=30_000)
+    page.wait_for_selector(IDLE)
+    _no_more_runs(page)
+    lesson.get_by_text("Answer").click()
+    eventually(lambda: lesson.get_by_text(re.compile("orthogonal to the old one")).is_visible() or _missing("answer"), page)
+    lesson.scroll_into_view_if_needed()
+    screenshot(page, "compare_lesson")
     assert_healthy(page, watch)
 
 
@@ -539,3 +564,22 @@ def test_a_class_sees_no_deploy_menu_a_local_reader_does(server, browser) -> Non
 def test_server_log_has_no_traceback(server) -> None:
     """Runs last in this module: nothing above made the server log a traceback."""
     assert "Traceback" not in server.log_text(), server.log_text()[-4000:]
+
+
+def test_large_text_from_the_link(open_page, server) -> None:
+    """?large=1: the page's text, the tables and the charts' labels are larger, the toggle is on,
+    the link keeps it, and no update rule is cut off (two panels a row)."""
+    page, watch = open_page(app_url(server.url, "", **setup_to_query(DEFAULT), large="1"), width=1500, height=2600)
+    wait_for_charts(page, minimum=expected_chart_count(DEFAULT))
+    sizes = page.evaluate("""() => ({
+      text: parseFloat(getComputedStyle(document.querySelector("[data-testid='stMain'] [data-testid='stMarkdownContainer'] p")).fontSize),
+      axis: Math.max(...[...document.querySelectorAll("[data-testid='stVegaLiteChart'] .role-axis-label text")]
+                     .map(t => parseFloat(t.getAttribute('font-size') || getComputedStyle(t).fontSize)))})""")
+    assert sizes["text"] >= 19 and sizes["axis"] >= 15, sizes
+    assert page.get_by_role("switch", name="Large text (projector)").is_checked()
+    assert query(page)["large"] == "1"
+    assert page.evaluate(OVERFLOWING_FORMULAS_JS) == []
+    screenshot(page, "compare_large_text")
+    interact(page, page.get_by_text("Large text (projector)").click)  # off: normal sizes, the link drops it
+    eventually(lambda: "large" not in query(page) or _missing("the link without large"), page)
+    assert not exceptions(page) and not watch.problems(), watch.problems()
