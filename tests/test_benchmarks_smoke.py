@@ -82,9 +82,11 @@ def test_growth_rows():
 def test_quick_report_prints_a_table_and_exits_0(capsys):
     assert main(["--quick"]) == 0
     out = capsys.readouterr().out
-    for section in ("[1 compiled vs sympy]", "[2 run loop]", "[3 cold start]", "[4 growth in n]"):
+    for section in ("[1 compiled vs sympy]", "[2 run loop]", "[3 cold start]", "[4 growth in n]",
+                    "[8 in front of a class]"):
         assert section in out
     assert "FAILED" not in out
+    assert "server CPU per frame" in out and "click on the picture" in out  # measured (a browser is there)
     assert "goals met" in out
 
 
