@@ -260,7 +260,7 @@ def test_play_moves_k_one_step_per_frame_and_every_marker_follows() -> None:
     at = app()
     at.button(key="k_play").click().run()
     assert not at.exception
-    assert at.button(key="k_play").label == "Pause"
+    assert at.button(key="k_pause").label == "Pause"
     assert at.session_state["k_playing"] and at.session_state["k_declared"] == pytest.approx(1 / 5)
     k = at.session_state["k_value"]
     for step in range(1, 4):
@@ -279,7 +279,7 @@ def test_play_moves_k_one_step_per_frame_and_every_marker_follows() -> None:
     # the slider shows k and cannot be dragged while playing (a browser reports it a frame late)
     (shown,) = [s for s in at.slider if s.label == "Iteration k"]
     assert shown.value == k and shown.disabled
-    at.button(key="k_play").click().run()  # pause
+    at.button(key="k_pause").click().run()
     assert at.button(key="k_play").label == "Play" and at.session_state["k_declared"] is None
     at.run()
     at.run()

@@ -58,8 +58,7 @@ def _step(key: str, to: int, longest: int) -> None:
     st.session_state[_acted(key)] = True
 
 
-def _toggle(key: str, longest: int) -> None:
-    playing = not st.session_state.get(_playing(key), False)
+def _set_playing(key: str, playing: bool, longest: int) -> None:
     if playing and st.session_state.get(_value(key), 0) >= longest:
         st.session_state[_value(key)] = 0  # play again from the start
     st.session_state[_playing(key)] = playing
@@ -99,9 +98,15 @@ def player(label: str, longest: int, key: str, help: str | None = None) -> int:
     with st.container(horizontal=True, vertical_alignment="center", gap="small", key=f"{key}_player"):
         st.button("Back", icon=":material/skip_previous:", key=f"{key}_back", disabled=still or k == 0,
                   on_click=_step, args=(key, k - 1, longest), help="one step back")
-        st.button("Pause" if playing else "Play", icon=":material/pause:" if playing else ":material/play_arrow:",
-                  key=f"{key}_play", disabled=still, on_click=_toggle, args=(key, longest), type="primary",
-                  help="move k forward by itself, one step per frame")
+        # Two buttons, not one relabelled: Streamlit replays a click whose run the next frame
+        # interrupted, with the callback arguments of the latest run; on one shared key a Pause
+        # replayed after the button had become Play started playing again.
+        if playing:
+            st.button("Pause", icon=":material/pause:", key=f"{key}_pause", on_click=_set_playing,
+                      args=(key, False, longest), type="primary", help="stop at this k")
+        else:
+            st.button("Play", icon=":material/play_arrow:", key=f"{key}_play", disabled=still, on_click=_set_playing,
+                      args=(key, True, longest), type="primary", help="move k forward by itself, one step per frame")
         st.button("Forward", icon=":material/skip_next:", key=f"{key}_forward", disabled=still or k >= longest,
                   on_click=_step, args=(key, k + 1, longest), help="one step forward")
         st.button("To the end", icon=":material/last_page:", key=f"{key}_end", disabled=still or k >= longest,

@@ -73,7 +73,7 @@ _RESULT_JS = """() => {
 
 _CHARTS_DRAWN_JS = """() => {
   const charts = [...document.querySelectorAll("[data-testid='stVegaLiteChart']")];
-  return charts.length >= 4 && charts.every(el => {
+  return charts.length >= 8 && charts.every(el => {  // 4 charts, each with its overlay at k
     const svg = el.querySelector('svg'); if (!svg) return false;
     const r = svg.getBoundingClientRect();
     return r.width > 0 && r.height > 0 && svg.querySelectorAll("g[class*='mark-'] path").length > 0;
@@ -208,7 +208,8 @@ def check_session(wave: int, r: dict) -> list[str]:
         failures.append(f"{who}: the formula shown is not its own: {r['latex'][:1]}")
     if r["tables"] != 1 or not r["kLine"].startswith("k = 0: x = (5, 5)"):
         failures.append(f"{who}: {r['tables']} tables, k line {r['kLine']!r}")
-    if not r["charts_drawn"] or r["charts"] != 4:
+    # picture, 2 convergence charts, newton's step sizes: each with its overlay at iterate k (ui.kcharts)
+    if not r["charts_drawn"] or r["charts"] != 8:
         failures.append(f"{who}: {r['charts']} charts, drawn: {r['charts_drawn']}")
     return failures + [f"{who}: {p}" for p in r["problems"]]
 
