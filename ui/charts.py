@@ -104,9 +104,6 @@ class KChart:
     rows_at: Callable[[int], dict[str, pd.DataFrame]]  # AT_K name -> its rows at iterate k
     box: np.ndarray | None = None  # the picture's view box (for the model at x_k)
 
-    def _at_k_names(self) -> list[str]:
-        return [name for name in self.spec["datasets"] if name.startswith(AT_K)]
-
     def static(self) -> dict:
         """Everything but the data at k."""
         return dict(self.spec)

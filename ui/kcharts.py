@@ -1,6 +1,7 @@
 """Charts whose part at iterate k moves while the rest stays: the chart is sent once (the same
 bytes every frame: Streamlit sends a repeated element by reference) and a small overlay with
-the data at k (ui.charts.KChart) is drawn over it, in the same grid cell."""
+the data at k (ui.charts.KChart) is drawn over it, in the same grid cell (chart_stack, then
+overlay_at: in one run, or the overlay from a fragment)."""
 
 from __future__ import annotations
 
@@ -70,8 +71,3 @@ def overlay_at(stack: DeltaGenerator, chart: KChart, k: int, key: str,
     """The chart's part at iterate k, over it (``extra``: more AT_K rows, e.g. the model at x_k)."""
     stack.vega_lite_chart(spec=sized_spec(chart.overlay(k, extra)), width="stretch", key=f"{key}_at_k")
 
-
-def show_k_chart(chart: KChart, k: int, key: str, *, on_select: Callable[[], None] | None = None,
-                 selection_mode: str | list[str] | None = None, extra: Mapping[str, pd.DataFrame] | None = None) -> None:
-    """The chart at iterate k, where nothing plays (both parts in one run)."""
-    overlay_at(chart_stack(chart, key, on_select=on_select, selection_mode=selection_mode), chart, k, key, extra)

@@ -278,6 +278,7 @@ class MethodPanel:
     trace: Trace
     problem: object
     rows: DeltaGenerator  # row k and the table around it
+    table: pa.Table  # the whole iteration table: a frame sends a slice of it with row k marked
     steps: Stacked | None  # the step sizes
     line: DeltaGenerator  # step k along its line
 
@@ -291,11 +292,7 @@ class MethodPanel:
             st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
                         f"‖g‖ = `{trace.grad_norm[row]:.3e}`")
             window = (playing_window if playing else table_window)(trace.iterations + 1, row)
-            # The whole table is made once per trace; a frame sends a slice of it with row k marked.
-            table = session_memo(f"table_{trace.method}", (trace_key(trace),),
-                                 lambda: pa.Table.from_pandas(iteration_table(trace), preserve_index=False)
-                                 .replace_schema_metadata(None))  # pandas' metadata: ~1 kB of every frame
-            shown = table.slice(window.start, window.stop - window.start)
+            shown = self.table.slice(window.start, window.stop - window.start)
             shown = shown.add_column(1, "▶", pa.array(np.where(np.arange(window.start, window.stop) == row, "▶", "")))
             st.dataframe(shown, hide_index=True, height=280, column_config=table_config(shown.column_names, method.fields),
                          key=f"table_{trace.method}")
@@ -319,6 +316,9 @@ def method_panel(trace: Trace, problem) -> MethodPanel:
     st.caption(md_escape(trace.message))
     st.caption(md_escape(work_done(trace)))
     rows = st.container()
+    table = session_memo(f"table_{trace.method}", (trace_key(trace),),
+                         lambda: pa.Table.from_pandas(iteration_table(trace), preserve_index=False)
+                         .replace_schema_metadata(None))  # pandas' metadata: ~1 kB of every frame
     # The CSV is made only when asked for (a long run's table is megabytes).
     st.download_button("Download table (CSV)", lambda: csv_bytes(trace), file_name=f"{trace.method}.csv",
                        mime="text/csv", on_click="ignore", key=f"csv_{trace.method}",
@@ -328,7 +328,7 @@ def method_panel(trace: Trace, problem) -> MethodPanel:
         key = f"steps_{trace.method}"
         chart = session_memo(key, (trace_key(trace),), lambda: step_size_chart(trace))
         steps = Stacked(chart_stack(chart, key), chart, key)
-    return MethodPanel(trace, problem, rows, steps, st.container())
+    return MethodPanel(trace, problem, rows, table, steps, st.container())
 
 
 def iteration_slider(label: str, longest: int, key: str, container=st, help: str | None = None) -> int:
