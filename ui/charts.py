@@ -23,6 +23,7 @@ from core.analysis import LocalAnalysis, local_analysis
 from core.line import LineView
 from core.linalg import LinAlgError
 
+from . import vega as vl
 from .frames import convergence_frame, long_iterates, thinned
 
 alt.data_transformers.disable_max_rows()  # we bound sizes ourselves (contour lines, not grids)
@@ -36,7 +37,12 @@ GRID_POINTS = 140  # per axis for contour lines; the browser receives lines, not
 
 def method_color_scale(methods: Sequence[str]) -> alt.Scale:
     """Colours for the methods shown; a method keeps its colour whatever else is shown."""
-    return alt.Scale(domain=list(methods), range=[method_color(m) for m in methods])
+    return alt.Scale(**method_colors(methods))
+
+
+def method_colors(methods: Sequence[str]) -> dict:
+    """The scale of method_color_scale as a Vega-Lite dict."""
+    return {"domain": list(methods), "range": [method_color(m) for m in methods]}
 
 
 def method_color(method: str) -> str:
@@ -45,19 +51,23 @@ def method_color(method: str) -> str:
 
 SELECTION = "pick_method"
 # Under the plot, not beside it: on a phone a side legend takes a third of the width.
-LEGEND = alt.Legend(orient="bottom", direction="horizontal", columns=4)
+LEGEND_PROPS = {"orient": "bottom", "direction": "horizontal", "columns": 4}
+LEGEND = alt.Legend(**LEGEND_PROPS)
 
 
-def legend_selection(highlight: Sequence[str] = (), legend: bool = True) -> alt.Parameter:
+def legend_selection(highlight: Sequence[str] = (), legend: bool = True) -> dict:
     """Click a legend entry (or, for a chart without legend, a line) to highlight that method;
-    starts from ``highlight``."""
-    value = [{"method": m} for m in highlight] or alt.Undefined
-    return alt.selection_point(fields=["method"], bind="legend" if legend else alt.Undefined,
-                               name=SELECTION, value=value)
+    starts from ``highlight``. A Vega-Lite parameter, declared on a layer by vega.on_view."""
+    return vl.point_selection(SELECTION, ["method"], value=[{"method": m} for m in highlight],
+                              bind="legend" if legend else None)
 
 
-def _highlight(selection: alt.Parameter) -> alt.OpacityValue:
-    return alt.condition(selection, alt.value(1.0), alt.value(0.12))
+def _highlight(selection: dict) -> dict:
+    return vl.when_selected(selection["name"], 1.0, 0.12)
+
+
+def _method_color(methods: Sequence[str], legend: bool = True) -> dict:
+    return vl.nominal("method", scale=method_colors(methods), title="method", legend=LEGEND_PROPS if legend else None)
 
 
 AT_K = "at_k_"  # the named datasets drawn at iterate k: the only data that change while k plays
@@ -74,9 +84,9 @@ OVERLAY_CONFIG = {
 }
 
 
-def at_k(name: str) -> alt.NamedData:
-    """Data a layer draws at iterate k (filled per k by KChart.rows_at)."""
-    return alt.NamedData(name=AT_K + name)
+def at_k(name: str) -> str:
+    """The dataset a layer draws at iterate k (filled per k by KChart.rows_at)."""
+    return AT_K + name
 
 
 def arrow_bytes(frame: pd.DataFrame) -> bytes:
@@ -126,18 +136,19 @@ class KChart:
                                           **{name: arrow_bytes(frame) for name, frame in rows.items()}}}
 
 
-def k_chart(chart: alt.TopLevelMixin, rows_at: Callable[[int], dict[str, pd.DataFrame]],
-            box: np.ndarray | None = None) -> KChart:
-    """Serialise ``chart`` once, its data frames as Arrow bytes by name (Altair's own route, via
-    JSON rows, cost more than the rest of the chart); its AT_K datasets start empty."""
-    datasets = {}
-    for layer in chart.layer if isinstance(chart, alt.LayerChart) else [chart]:
-        if isinstance(layer.data, pd.DataFrame):
-            data = arrow_bytes(layer.data)
+def k_chart(spec: dict, rows_at: Callable[[int], dict[str, pd.DataFrame]], box: np.ndarray | None = None) -> KChart:
+    """A layered spec (ui.vega) whose layers' frames become Arrow bytes named by their content
+    (Altair's own route, via JSON rows, cost more than the rest of the chart; names must differ
+    across charts: the frontend mixes up equal names); its AT_K datasets start empty."""
+    datasets, layers = {}, []
+    for layer in spec["layer"]:
+        if isinstance(layer["data"], pd.DataFrame):
+            data = arrow_bytes(layer["data"])
             name = "data-" + hashlib.blake2b(data, digest_size=12).hexdigest()
             datasets[name] = data
-            layer.data = alt.NamedData(name=name)
-    spec = chart.to_dict(validate=False)  # tests/test_kcharts.py validates every kind of chart
+            layer = {**layer, "data": {"name": name}}
+        layers.append(layer)
+    spec = {**spec, "layer": layers}
     for name in _named_data(spec):
         datasets.setdefault(name, _EMPTY)
     return KChart({**spec, "datasets": datasets}, rows_at, box)
@@ -245,19 +256,19 @@ MODEL_COLOR = "#6a3d9a"
 MODEL_STEPS = ("Newton step: to the model's centre", "optimal rate: to the model's minimum along −g")
 
 
-def model_layers(x_scale: alt.Scale, y_scale: alt.Scale) -> list[alt.Chart]:
+def model_layers(x_scale: dict, y_scale: dict) -> list[dict]:
     """The quadratic model at x_k drawn (its rows: model_rows): its contours (dashed), Newton's step
     to its centre and the optimal rate's step along -g to where -g touches a model contour."""
-    x, y = alt.X("x:Q", scale=x_scale), alt.Y("y:Q", scale=y_scale)
-    tooltip = [alt.Tooltip("step:N"), alt.Tooltip("x:Q", format=".6g"), alt.Tooltip("y:Q", format=".6g")]
-    shape = alt.Shape("step:N", scale=alt.Scale(domain=list(MODEL_STEPS), range=["circle", "square"]), legend=None)
-    return [alt.Chart(at_k("model_lines")).mark_line(strokeDash=[5, 3], strokeWidth=1.2, opacity=0.8, clip=True,
-                                                     color=MODEL_COLOR).encode(
-                x=x, y=y, detail=alt.Detail("line:N"), order=alt.Order("i:Q")),
-            alt.Chart(at_k("model_steps")).mark_line(color=MODEL_COLOR, strokeWidth=2.2, clip=True).encode(
-                x=x, y=y, detail=alt.Detail("step:N"), order=alt.Order("end:Q")),
-            alt.Chart(at_k("model_ends")).mark_point(size=150, filled=True, color=MODEL_COLOR, clip=True).encode(
-                x=x, y=y, shape=shape, tooltip=tooltip)]
+    x, y = vl.quantitative("x", scale=x_scale), vl.quantitative("y", scale=y_scale)
+    tooltip = [vl.nominal("step"), vl.quantitative("x", format=".6g"), vl.quantitative("y", format=".6g")]
+    shape = vl.nominal("step", scale=vl.scale(list(MODEL_STEPS), range=["circle", "square"]), legend=None)
+    return [vl.layer(at_k("model_lines"), vl.mark("line", strokeDash=[5, 3], strokeWidth=1.2, opacity=0.8, clip=True,
+                                                  color=MODEL_COLOR),
+                     x=x, y=y, detail=vl.nominal("line"), order=vl.quantitative("i")),
+            vl.layer(at_k("model_steps"), vl.mark("line", color=MODEL_COLOR, strokeWidth=2.2, clip=True),
+                     x=x, y=y, detail=vl.nominal("step"), order=vl.quantitative("end")),
+            vl.layer(at_k("model_ends"), vl.mark("point", size=150, filled=True, color=MODEL_COLOR, clip=True),
+                     x=x, y=y, shape=shape, tooltip=tooltip)]
 
 
 def model_rows(local: LocalAnalysis, box: np.ndarray) -> dict[str, pd.DataFrame]:
@@ -297,16 +308,19 @@ def start_grid(box: np.ndarray) -> pd.DataFrame:
     return pd.DataFrame({"x": xs.ravel(), "y": ys.ravel()})
 
 
-def start_layer(box: np.ndarray, x_scale: alt.Scale, y: alt.Y | None = None) -> alt.Chart:
+START_VIEW = "starts"  # the layer the click selection is declared on
+
+
+def start_layer(box: np.ndarray, x_scale: dict, y: dict | None = None) -> tuple[dict, dict]:
     """Invisible points on start_grid: a click anywhere on the picture picks the nearest one
     (Vega's Voronoi cells: no need to hit a point). Goes first, under the paths, so their
-    tooltips still answer."""
+    tooltips still answer. The layer and its selection parameter."""
     grid = start_grid(box)
     fields = ["x", "y"] if y is not None else ["x"]
     if y is None:  # 1-D: one row of points at the top (a pixel position, no scale of its own):
-        y = alt.value(0)  # their Voronoi cells are vertical strips, so a click picks by x alone
-    pick = alt.selection_point(name=START_PICK, on="click", nearest=True, fields=fields, clear=False)
-    return alt.Chart(grid).mark_point(opacity=0, size=1).encode(x=alt.X("x:Q", scale=x_scale), y=y).add_params(pick)
+        y = {"value": 0}  # their Voronoi cells are vertical strips, so a click picks by x alone
+    pick = vl.on_view(vl.point_selection(START_PICK, fields, on="click", nearest=True, clear=False), START_VIEW)
+    return vl.layer(grid, vl.mark("point", opacity=0, size=1), START_VIEW, x=vl.quantitative("x", scale=x_scale), y=y), pick
 
 
 def current_points(traces: Mapping[str, Trace], k: int) -> pd.DataFrame:
@@ -320,41 +334,42 @@ def current_points(traces: Mapping[str, Trace], k: int) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["method", "k", *axes, "f"])
 
 
-def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: alt.Parameter,
+PATHS_VIEW = "paths"  # the layer the legend selection is declared on
+
+
+def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: dict,
                with_model: bool = False) -> KChart:
     """Contour lines of f with every method's path; x_k marked (data at k); ``with_model``: room
     for the quadratic model at x_k (model_layers, filled by model_rows). 2 variables only."""
     names = problem.variable_names
     box = view_box(traces, x0)
-    x_scale = alt.Scale(domain=list(box[0]), nice=False)
-    y_scale = alt.Scale(domain=list(box[1]), nice=False)
-    lines = contour_lines(problem, box)
-    contours = alt.Chart(lines).mark_line(strokeWidth=0.8, opacity=0.45, clip=True, color="#888888").encode(
-        x=alt.X("x:Q", scale=x_scale, title=names[0]), y=alt.Y("y:Q", scale=y_scale, title=names[1]),
-        detail=alt.Detail("line:N"), order=alt.Order("i:Q"))
+    x_scale, y_scale = vl.scale(box[0], nice=False), vl.scale(box[1], nice=False)
+    x, y = vl.quantitative("x", scale=x_scale), vl.quantitative("y", scale=y_scale)
+    contours = vl.layer(contour_lines(problem, box), vl.mark("line", strokeWidth=0.8, opacity=0.45, clip=True, color="#888888"),
+                        x={**x, "title": names[0]}, y={**y, "title": names[1]},
+                        detail=vl.nominal("line"), order=vl.quantitative("i"))
     iterates = long_iterates(traces).rename(columns={"x0": "x", "x1": "y"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["y"])]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=LEGEND)
-    tooltip = [alt.Tooltip("method:N"), alt.Tooltip("k:Q"), alt.Tooltip("x:Q", format=".6g", title=names[0]),
-               alt.Tooltip("y:Q", format=".6g", title=names[1]), alt.Tooltip("f:Q", format=".6g")]
-    paths = alt.Chart(iterates).mark_line(point=alt.OverlayMarkDef(size=28), clip=True, strokeWidth=1.8).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color, order=alt.Order("k:Q"),
-        detail=alt.Detail("method:N"), opacity=_highlight(selection), tooltip=tooltip).add_params(selection)
-    current = alt.Chart(at_k("markers")).mark_point(
-        size=260, shape="diamond", filled=True, stroke="black", strokeWidth=1, clip=True).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("y:Q", scale=y_scale), color=color,
-        opacity=_highlight(selection), tooltip=tooltip)
-    starts = start_layer(box, x_scale, alt.Y("y:Q", scale=y_scale))
+    color = _method_color(list(traces))
+    tooltip = [vl.nominal("method"), vl.quantitative("k"), vl.quantitative("x", format=".6g", title=names[0]),
+               vl.quantitative("y", format=".6g", title=names[1]), vl.quantitative("f", format=".6g")]
+    paths = vl.layer(iterates, vl.mark("line", point={"size": 28}, clip=True, strokeWidth=1.8), PATHS_VIEW,
+                     x=x, y=y, color=color, order=vl.quantitative("k"), detail=vl.nominal("method"),
+                     opacity=_highlight(selection), tooltip=tooltip)
+    current = vl.layer(at_k("markers"), vl.mark("point", size=260, shape="diamond", filled=True, stroke="black",
+                                                strokeWidth=1, clip=True),
+                       x=x, y=y, color=color, opacity=_highlight(selection), tooltip=tooltip)
+    starts, pick = start_layer(box, x_scale, y)
     model = model_layers(x_scale, y_scale) if with_model else []
-    chart = alt.layer(starts, contours, *model, paths, current).properties(
-        title="Paths on the contours of f (◆ = iterate k)", height=540)
-    return k_chart(chart, lambda k: {AT_K + "markers": current_points(traces, k)}, box)
+    spec = vl.layered([starts, contours, *model, paths, current], title="Paths on the contours of f (◆ = iterate k)",
+                      height=540, params=[pick, vl.on_view(selection, PATHS_VIEW)])
+    return k_chart(spec, lambda k: {AT_K + "markers": current_points(traces, k)}, box)
 
 
 MODEL_CURVE_POINTS = 160  # per method: the dashed parabolas move with k, so they are sent every frame
 
 
-def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: alt.Parameter) -> KChart:
+def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: dict) -> KChart:
     """1 variable: f, the iterates on it, and each method's quadratic model at its x_k (data at k)."""
     box = view_box(traces, x0)[0]
     t = np.linspace(box[0], box[1], 400)
@@ -363,24 +378,21 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, s
     finite = f_values[np.isfinite(f_values)]
     y_lo, y_hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
     pad = 0.08 * max(y_hi - y_lo, 1e-12)
-    y_scale = alt.Scale(domain=[y_lo - pad, y_hi + pad], nice=False)
-    x_scale = alt.Scale(domain=list(box), nice=False)
-    name = problem.variable_names[0]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method", legend=LEGEND)
-    base = alt.Chart(curve).mark_line(color="#888888", strokeWidth=2, clip=True).encode(
-        x=alt.X("x:Q", scale=x_scale, title=name), y=alt.Y("f:Q", scale=y_scale, title="f"))
+    x_scale, y_scale = vl.scale(box, nice=False), vl.scale([y_lo - pad, y_hi + pad], nice=False)
+    x, y = vl.quantitative("x", scale=x_scale), vl.quantitative("f", scale=y_scale)
+    color = _method_color(list(traces))
+    base = vl.layer(curve, vl.mark("line", color="#888888", strokeWidth=2, clip=True),
+                    x={**x, "title": problem.variable_names[0]}, y={**y, "title": "f"})
     iterates = long_iterates(traces).rename(columns={"x0": "x"})
     iterates = iterates[np.isfinite(iterates["x"]) & np.isfinite(iterates["f"])]
-    points = alt.Chart(iterates).mark_line(point=True, clip=True, strokeDash=[2, 2]).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, order=alt.Order("k:Q"),
-        opacity=_highlight(selection), tooltip=[alt.Tooltip("method:N"), alt.Tooltip("k:Q"), alt.Tooltip("x:Q", format=".6g"),
-                                                alt.Tooltip("f:Q", format=".6g")]).add_params(selection)
-    models = alt.Chart(at_k("models")).mark_line(strokeDash=[6, 4], clip=True).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color, detail=alt.Detail("method:N"),
-        opacity=_highlight(selection))
-    current = alt.Chart(at_k("markers")).mark_point(size=220, shape="diamond", filled=True, stroke="black",
-                                                    clip=True).encode(
-        x=alt.X("x:Q", scale=x_scale), y=alt.Y("f:Q", scale=y_scale), color=color)
+    points = vl.layer(iterates, vl.mark("line", point=True, clip=True, strokeDash=[2, 2]), PATHS_VIEW,
+                      x=x, y=y, color=color, order=vl.quantitative("k"), opacity=_highlight(selection),
+                      tooltip=[vl.nominal("method"), vl.quantitative("k"), vl.quantitative("x", format=".6g"),
+                               vl.quantitative("f", format=".6g")])
+    models = vl.layer(at_k("models"), vl.mark("line", strokeDash=[6, 4], clip=True),
+                      x=x, y=y, color=color, detail=vl.nominal("method"), opacity=_highlight(selection))
+    current = vl.layer(at_k("markers"), vl.mark("point", size=220, shape="diamond", filled=True, stroke="black", clip=True),
+                       x=x, y=y, color=color)
     t_model = np.linspace(box[0], box[1], MODEL_CURVE_POINTS)
 
     def rows_at(k: int) -> dict[str, pd.DataFrame]:
@@ -395,9 +407,10 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, s
         models_rows = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["method", "x", "f"])
         return {AT_K + "markers": markers, AT_K + "models": models_rows}
 
-    chart = alt.layer(start_layer(np.array([box]), x_scale), base, points, models, current).properties(
-        title="f with the iterates; dashed: quadratic model at iterate k", height=460)
-    return k_chart(chart, rows_at, np.array([box]))
+    starts, pick = start_layer(np.array([box]), x_scale)
+    spec = vl.layered([starts, base, points, models, current], title="f with the iterates; dashed: quadratic model at iterate k",
+                      height=460, params=[pick, vl.on_view(selection, PATHS_VIEW)])
+    return k_chart(spec, rows_at, np.array([box]))
 
 
 def _log_domain(values: np.ndarray) -> list[float] | None:
@@ -414,26 +427,30 @@ def _k_rule(k: int) -> dict[str, pd.DataFrame]:
 CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
 
 
-def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: alt.Parameter,
-                      legend: bool = True) -> KChart:
+def _k_rule_layer() -> dict:
+    return vl.layer(at_k("rule"), vl.mark("rule", strokeDash=[4, 4], color="#888888"), x=vl.quantitative("k"))
+
+
+def _log_scale(values: np.ndarray) -> dict:
+    domain = _log_domain(values)
+    return vl.scale(domain, type="log", nice=True) if domain else vl.scale(type="log")
+
+
+def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: dict, legend: bool = True) -> KChart:
     """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods; the dashed
     rule at iterate k. Without ``legend`` (a picture beside it carries one) the plot keeps its
     height for the curves."""
     frame = convergence_frame(traces)
     frame = frame[frame["quantity"] == quantity]
-    color = alt.Color("method:N", scale=method_color_scale(list(traces)), title="method",
-                      legend=LEGEND if legend else None)
     longest = max(max(t.iterations for t in traces.values()), 1)
-    domain = _log_domain(frame["value"].to_numpy())
-    y_scale = alt.Scale(type="log", domain=domain, nice=True) if domain else alt.Scale(type="log")
-    chart = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(size=16)).encode(
-        x=alt.X("k:Q", title="iteration k", scale=alt.Scale(domain=[0, longest], nice=False)),
-        y=alt.Y("value:Q", scale=y_scale, title=quantity),
-        color=color, opacity=_highlight(selection),
-        tooltip=[alt.Tooltip("method:N"), alt.Tooltip("k:Q"), alt.Tooltip("value:Q", format=".3e", title=quantity)]).add_params(selection)
-    rule = alt.Chart(at_k("rule")).mark_rule(strokeDash=[4, 4], color="#888888").encode(x=alt.X("k:Q"))
-    return k_chart(alt.layer(chart, rule).properties(title=f"{quantity} (log scale)", height=300 if legend else 250),
-                   _k_rule)
+    curves = vl.layer(frame, vl.mark("line", point={"size": 16}), PATHS_VIEW,
+                      x=vl.quantitative("k", title="iteration k", scale=vl.scale([0, longest], nice=False)),
+                      y=vl.quantitative("value", scale=_log_scale(frame["value"].to_numpy()), title=quantity),
+                      color=_method_color(list(traces), legend), opacity=_highlight(selection),
+                      tooltip=[vl.nominal("method"), vl.quantitative("k"), vl.quantitative("value", format=".3e", title=quantity)])
+    spec = vl.layered([curves, _k_rule_layer()], title=f"{quantity} (log scale)", height=300 if legend else 250,
+                      params=[vl.on_view(selection, PATHS_VIEW)])
+    return k_chart(spec, _k_rule)
 
 
 def step_size_chart(trace: Trace) -> KChart:
@@ -441,19 +458,16 @@ def step_size_chart(trace: Trace) -> KChart:
     rows, _ = thinned(len(trace.step_size), values=trace.f)
     frame = pd.DataFrame({"k": rows, "eta": trace.step_size[rows]})
     frame = frame[np.isfinite(frame["eta"]) & (frame["eta"] > 0)]
-    k_scale = alt.Scale(domain=[0, max(trace.iterations, 1)], nice=False)
-    domain = _log_domain(frame["eta"].to_numpy())
     color = method_color(trace.method)  # the point overlay needs it too, or it takes the theme's colour
-    line = alt.Chart(frame).mark_line(point=alt.OverlayMarkDef(color=color), color=color).encode(
-        x=alt.X("k:Q", title="k", scale=k_scale, axis=alt.Axis(tickMinStep=1, format="d")),
-        y=alt.Y("eta:Q", scale=alt.Scale(type="log", domain=domain, nice=True) if domain else alt.Scale(type="log"),
-                title="η_k"),
-        tooltip=[alt.Tooltip("k:Q"), alt.Tooltip("eta:Q", format=".4e", title="η_k")])
-    rule = alt.Chart(at_k("rule")).mark_rule(strokeDash=[4, 4], color="#888888").encode(x=alt.X("k:Q"))
-    return k_chart(alt.layer(line, rule).properties(title="Step size η_k", height=180), _k_rule)
+    line = vl.layer(frame, vl.mark("line", point={"color": color}, color=color),
+                    x=vl.quantitative("k", title="k", scale=vl.scale([0, max(trace.iterations, 1)], nice=False),
+                                      axis={"tickMinStep": 1, "format": "d"}),
+                    y=vl.quantitative("eta", scale=_log_scale(frame["eta"].to_numpy()), title="η_k"),
+                    tooltip=[vl.quantitative("k"), vl.quantitative("eta", format=".4e", title="η_k")])
+    return k_chart(vl.layered([line, _k_rule_layer()], title="Step size η_k", height=180), _k_rule)
 
 
-def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: alt.Parameter,
+def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: dict,
                   with_model: bool = False) -> KChart | None:
     """The contour plot with paths (2 variables; ``with_model``: room for the quadratic model at
     x_k), the curve with models (1 variable), else None."""
