@@ -220,6 +220,7 @@ def report(quick: bool = False) -> list[Row]:
             Row(title, f"click on the picture to Compare drawn again (median of {c['clicks']})", _time(c["median_s"]),
                 f"<= {GOAL_CLICK_TO_DRAWN_S:g} s", c["median_s"] <= GOAL_CLICK_TO_DRAWN_S),
             Row(title, "  the slowest click", _time(c["largest_s"])),
+            Row(title, "  charts that kept their Vega view (data replaced), median click", f"{c['views_kept']} of {c['charts']}"),
         ]
     rows += _section("8 in front of a class", play)
     return rows

@@ -640,28 +640,72 @@ def play_frames(frames: int = 40, speed: int = 10) -> dict:
             "largest_bytes": max(sizes)}
 
 
-def click_to_drawn(clicks: int = 3) -> dict:
+# Where the benchmark clicks, as fractions of the picture's box: inside the plot area (the box
+# also holds the title, the axes and the legend under the plot, where a click picks nothing).
+CLICK_SPOTS = ((0.3, 0.3), (0.6, 0.5), (0.25, 0.55), (0.7, 0.25), (0.45, 0.6))
+
+# In the page from its start: when the last click was, and when the main area last changed (a DOM
+# mutation) or the main thread last finished a long task (drawing the charts and tables). A chart
+# whose Vega view is kept is never blank in between: "drawn" is when the page stopped changing.
+_WATCH_DRAWING = """
+window.__drawing = {click: 0, changed: 0};
+document.addEventListener('click', () => { window.__drawing.click = performance.now(); }, true);
+new PerformanceObserver(list => list.getEntries().forEach(e => {
+  window.__drawing.changed = Math.max(window.__drawing.changed, e.startTime + e.duration); })).observe({entryTypes: ['longtask']});
+document.addEventListener('DOMContentLoaded', () => new MutationObserver(records => {
+  if (records.some(r => r.target.closest && r.target.closest("[data-testid='stMain']")))
+    window.__drawing.changed = Math.max(window.__drawing.changed, performance.now());
+}).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true}));
+"""
+_QUIET_S = 0.5  # no change for this long after the run: the page is drawn
+
+# Marks every chart's drawing (its SVG node) and counts how many of the marked ones are still on
+# the page: a chart whose Vega view was kept (only its data replaced) keeps its node.
+_MARK_VIEWS = """() => { document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")
+    .forEach(svg => { svg.__benchmark = true; }); }"""
+_KEPT_VIEWS = """() => [...document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")]
+    .filter(svg => svg.__benchmark).length"""
+
+
+def _drawn_after_click(page) -> float:
+    """Seconds from the click to the page's last change, once it has been quiet for _QUIET_S."""
+    while True:
+        drawing = page.evaluate("() => ({...window.__drawing, now: performance.now()})")
+        if drawing["now"] - drawing["changed"] >= _QUIET_S * 1000:
+            return (drawing["changed"] - drawing["click"]) / 1000
+        page.wait_for_timeout(100)
+
+
+def click_to_drawn(clicks: int = 5) -> dict:
     """A click on Compare's contour picture (the default setup, a warm server: the page was
-    drawn once) to the page drawn again from the new start: the run finished and every chart
-    drawn, not blank. Median of ``clicks`` clicks at different points."""
+    drawn once) to the page drawn again from the new start: the run finished, no chart blank,
+    and the time of the main area's last change (DOM or a long task of the main thread) after
+    the click. Median of ``clicks`` clicks at different points (CLICK_SPOTS); also how many of
+    the charts kept their Vega view (only their data replaced) on the median click."""
     support, sync_playwright = _browser_tools()
-    times, runs = [], []  # to drawn; to the run's end (the server's part)
+    times, runs, kept = [], [], []  # to drawn; to the run's end (the server's part); views kept
     with support.streamlit_server(name="benchmark") as server, sync_playwright() as playwright:
         browser = support.launch_chromium(playwright)
         try:
-            page = browser.new_context(viewport={"width": 1600, "height": 2400}).new_page()
+            context = browser.new_context(viewport={"width": 1600, "height": 2400})
+            context.add_init_script(_WATCH_DRAWING)
+            page = context.new_page()
             support.open_app(page, server.url)
             charts = len(support.wait_for_charts(page, minimum=3))
-            picture = page.locator("[data-testid='stVegaLiteChart']").filter(has_text="Paths on the contours").first
+            picture = page.locator(".st-key-stack_chart_picture [data-testid='stVegaLiteChart']").first
             for i in range(clicks):
                 box = picture.bounding_box()
-                x, y = box["x"] + box["width"] * (0.3 + 0.1 * i), box["y"] + box["height"] * (0.3 + 0.1 * i)
+                fx, fy = CLICK_SPOTS[i % len(CLICK_SPOTS)]
+                x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
+                page.evaluate(_MARK_VIEWS)
                 start = time.perf_counter()
                 support.interact(page, lambda x=x, y=y: page.mouse.click(x, y))
                 runs.append(time.perf_counter() - start)
                 support.wait_for_charts(page, minimum=charts)
-                times.append(time.perf_counter() - start)
+                times.append(_drawn_after_click(page))
+                kept.append(page.evaluate(_KEPT_VIEWS))
         finally:
             browser.close()
     return {"median_s": statistics.median(times), "largest_s": max(times), "clicks": len(times),
-            "run_finished_s": statistics.median(runs)}
+            "run_finished_s": statistics.median(runs), "charts": charts,
+            "views_kept": sorted(kept)[len(kept) // 2]}

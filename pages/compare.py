@@ -21,9 +21,13 @@ def compare_page() -> None:
     st.title("Compare the methods", anchor=False)
     show_formula("f(" + ", ".join(problem.variable_names) + ")", problem.latex["f"], "f")
     traces = run_methods(problem.text, active.x0, active.setup.methods, active.setup.options)
-    if active.preset:
-        lesson_card(active.preset, max(t.iterations for t in traces.values()))
-    stack_style()
+    # One container with or without a lesson: what follows keeps its place in the page, and a
+    # chart in the same place with the same spec keeps its Vega view (only its data replaced) when
+    # a click on the picture leaves the preset, and with it the lesson.
+    with st.container():
+        if active.preset:
+            lesson_card(active.preset, max(t.iterations for t in traces.values()))
+        stack_style()
     # What does not change with k is drawn here, once; the fragment draws the parts at k into
     # these places, and moving k (slider, buttons, Play's frames) reruns only the fragment.
     controls = st.container()

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pytest
 
 from core import Options, build_problem, run
-from ui.charts import (AT_K, OVERLAY_CONFIG, convergence_chart, current_points, legend_selection, model_rows,
+from ui.charts import (AT_K, DOMAIN, OVERLAY_CONFIG, convergence_chart, current_points, legend_selection, model_rows,
                        path_chart, step_size_chart, curve_chart)
 from core.analysis import local_analysis
 
@@ -52,16 +52,56 @@ def test_the_overlay_lays_out_like_the_chart_and_draws_only_the_rows_at_k(chart)
     # The chart itself has no rows at k; the overlay has only those, and shows nothing else.
     at_k = {name for name in static["datasets"] if name.startswith(AT_K)}
     assert at_k and all(rows(static["datasets"][name]) == [] for name in at_k)
-    assert set(overlay["datasets"]) == at_k
+    # ... and the scales' domains, the same bytes as the chart's (data, so that a new setup keeps the spec)
+    domains = {name for name in static["datasets"] if name.startswith(DOMAIN)}
+    assert len(domains) == 1 and all(overlay["datasets"][name] == static["datasets"][name] for name in domains)
+    assert set(overlay["datasets"]) == at_k | domains
     for layer in layers(overlay):
         name = layer.get("data", {}).get("name", "")
-        assert name.startswith(AT_K) or layer["data"] == {"values": []}
+        assert name.startswith((AT_K, DOMAIN)) or layer["data"] == {"values": []}
     assert overlay["background"] == "transparent"
     for part, values in OVERLAY_CONFIG.items():
         assert values.items() <= overlay["config"][part].items()
     # a frame's share: the frame's layout (no data of the chart's own) and a few rows
     assert len(json.dumps({k: v for k, v in overlay.items() if k != "datasets"})) + sum(
         len(data) for data in overlay["datasets"].values()) < 8_000
+
+
+def without_data(spec: dict) -> str:
+    """A spec as Streamlit's frontend keys its Vega view: without the datasets, their names by place."""
+    names = {name: f"dataset {i}" for i, name in enumerate(spec["datasets"])}
+
+    def by_place(part: dict) -> dict:
+        return {**part, "name": names[part["name"]]} if part.get("name") in names else part
+    return json.dumps(json.loads(json.dumps({k: v for k, v in spec.items() if k != "datasets"}), object_hook=by_place),
+                      sort_keys=True)
+
+
+def test_a_new_start_changes_the_data_not_the_spec() -> None:
+    # Streamlit's frontend keeps a chart's Vega view, and replaces only its datasets, while the
+    # spec is the same: a click on the picture then redraws without compiling a new view. So
+    # nothing of a setup goes into the spec: the box, k's range and the log ranges are data.
+    other_start = np.array([-3.0, 7.0])
+    other = {m: run(PROBLEM, other_start, m, Options()) for m in TRACES}
+    pairs = [(path_chart(PROBLEM, TRACES, np.array([15.0, 15.0]), legend_selection()),
+              path_chart(PROBLEM, other, other_start, legend_selection())),
+             (convergence_chart(TRACES, "‖g_k‖", legend_selection()), convergence_chart(other, "‖g_k‖", legend_selection())),
+             (step_size_chart(TRACES["gd-optimal"]), step_size_chart(other["gd-optimal"]))]
+    for first, second in pairs:
+        assert without_data(first.static()) == without_data(second.static())
+        assert without_data(first.overlay(2)) == without_data(second.overlay(5))
+        assert first.static()["datasets"] != second.static()["datasets"]
+    picture, other_picture = pairs[0]
+    for chart, box in ((picture, picture.box), (other_picture, other_picture.box)):
+        (row,) = rows(chart.static()["datasets"][DOMAIN + "picture"])
+        assert row == {"x_lo": box[0][0], "x_hi": box[0][1], "y_lo": box[1][0], "y_hi": box[1][1]}
+        assert "length(data('domain_picture'))" in json.dumps(chart.static()["layer"][1]["encoding"]["x"]["scale"])
+    assert not np.array_equal(picture.box, other_picture.box)
+    # the log axes' ranges: the smallest and largest positive value drawn
+    (row,) = rows(pairs[1][0].static()["datasets"][DOMAIN + "convergence_1"])
+    norms = np.concatenate([t.grad_norm for t in TRACES.values()])
+    assert (row["x_lo"], row["x_hi"]) == (0, max(t.iterations for t in TRACES.values()))
+    assert (row["y_lo"], row["y_hi"]) == (norms[norms > 0].min(), norms.max())
 
 
 def test_the_markers_are_each_runs_iterate_k_or_its_last() -> None:

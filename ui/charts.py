@@ -84,6 +84,9 @@ OVERLAY_CONFIG = {
 }
 
 
+DOMAIN = "domain_"  # a chart's scale domains, as data (vega.data_domain): a new setup keeps the spec
+
+
 def at_k(name: str) -> str:
     """The dataset a layer draws at iterate k (filled per k by KChart.rows_at)."""
     return AT_K + name
@@ -124,6 +127,7 @@ class KChart:
         rows = {**self.rows_at(k), **(extra or {})}
         datasets = {name: arrow_bytes(rows[name]) if name in rows else _EMPTY
                     for name in self.spec["datasets"] if name.startswith(AT_K)}
+        datasets.update({name: data for name, data in self.spec["datasets"].items() if name.startswith(DOMAIN)})
         config = {**self.spec.get("config", {})}
         for part, values in OVERLAY_CONFIG.items():
             config[part] = {**config.get(part, {}), **values}
@@ -136,11 +140,18 @@ class KChart:
                                           **{name: arrow_bytes(frame) for name, frame in rows.items()}}}
 
 
-def k_chart(spec: dict, rows_at: Callable[[int], dict[str, pd.DataFrame]], box: np.ndarray | None = None) -> KChart:
+def k_chart(spec: dict, rows_at: Callable[[int], dict[str, pd.DataFrame]], box: np.ndarray | None = None,
+            domains: tuple[str, Mapping[str, Sequence[float]]] | None = None) -> KChart:
     """A layered spec (ui.vega) whose layers' frames become Arrow bytes named by their content
     (Altair's own route, via JSON rows, cost more than the rest of the chart; names must differ
-    across charts: the frontend mixes up equal names); its AT_K datasets start empty."""
+    across charts: the frontend mixes up equal names); its AT_K datasets start empty.
+    ``domains``: (chart name, {channel: (lo, hi)}) for the scales made by domain_scale."""
     datasets, layers = {}, []
+    if domains is not None:
+        name, bounds = domains
+        row = {f"{channel}_{end}": [float(value)] for channel, pair in bounds.items() for end, value in zip(("lo", "hi"), pair)}
+        datasets[DOMAIN + name] = arrow_bytes(pd.DataFrame(row))
+        spec = {**spec, "layer": [*spec["layer"], vl.domain_layer(DOMAIN + name)]}
     for layer in spec["layer"]:
         if isinstance(layer["data"], pd.DataFrame):
             data = arrow_bytes(layer["data"])
@@ -163,7 +174,7 @@ def _without_static_data(spec: dict) -> dict:
     out = dict(spec)
     if "layer" in spec:
         out["layer"] = [_without_static_data(layer) for layer in spec["layer"]]
-    if "data" in spec and not spec["data"].get("name", "").startswith(AT_K):
+    if "data" in spec and not spec["data"].get("name", "").startswith((AT_K, DOMAIN)):
         out["data"] = {"values": []}
         encoding = spec.get("encoding", {})
         out["encoding"] = {channel: encoding[channel] for channel in _LAYOUT_CHANNELS if channel in encoding}
@@ -181,6 +192,12 @@ def _named_data(spec: dict) -> set[str]:
     if name.startswith(AT_K):
         names.add(name)
     return names
+
+
+def domain_scale(chart: str, channel: str, **props: object) -> dict:
+    """A scale whose domain is the chart's ``channel`` bounds given to k_chart (the data, not the
+    spec, change with the setup)."""
+    return {"domain": vl.data_domain(DOMAIN + chart, channel), **props}
 
 
 def view_box(traces: Mapping[str, Trace], x0: np.ndarray) -> np.ndarray:
@@ -294,29 +311,32 @@ def round_step(span: float, count: int = START_GRID) -> float:
     return next(m * power for m in (1, 2, 5, 10) if m * power >= raw)
 
 
-def start_grid(box: np.ndarray) -> pd.DataFrame:
+def start_grid(box: np.ndarray, start: str = "") -> pd.DataFrame:
     """The starts a click can pick: multiples of round_step inside the box, per axis (x, and y
-    for a 2-D box), rounded so that 0.30000000000000004 reads 0.3."""
+    for a 2-D box), rounded so that 0.30000000000000004 reads 0.3. Each carries ``start`` (the
+    current x0): the chart's Vega view outlives a new setup (only its data change), and its
+    selection with it; clicking the point picked last time, now from another start, is still
+    a new selection."""
     axes = []
     for lo, hi in box:
         step = round_step(float(hi - lo))
         decimals = max(0, 1 - math.floor(math.log10(step)))
         axes.append(np.round(np.arange(math.ceil(lo / step), math.floor(hi / step) + 1) * step, decimals))
     if len(axes) == 1:
-        return pd.DataFrame({"x": axes[0]})
+        return pd.DataFrame({"x": axes[0], "start": start})
     xs, ys = np.meshgrid(*axes)
-    return pd.DataFrame({"x": xs.ravel(), "y": ys.ravel()})
+    return pd.DataFrame({"x": xs.ravel(), "y": ys.ravel(), "start": start})
 
 
 START_VIEW = "starts"  # the layer the click selection is declared on
 
 
-def start_layer(box: np.ndarray, x_scale: dict, y: dict | None = None) -> tuple[dict, dict]:
+def start_layer(box: np.ndarray, x0: np.ndarray, x_scale: dict, y: dict | None = None) -> tuple[dict, dict]:
     """Invisible points on start_grid: a click anywhere on the picture picks the nearest one
     (Vega's Voronoi cells: no need to hit a point). Goes first, under the paths, so their
     tooltips still answer. The layer and its selection parameter."""
-    grid = start_grid(box)
-    fields = ["x", "y"] if y is not None else ["x"]
+    grid = start_grid(box, ",".join(repr(float(v)) for v in x0))
+    fields = ["x", "y", "start"] if y is not None else ["x", "start"]
     if y is None:  # 1-D: one row of points at the top (a pixel position, no scale of its own):
         y = {"value": 0}  # their Voronoi cells are vertical strips, so a click picks by x alone
     pick = vl.on_view(vl.point_selection(START_PICK, fields, on="click", nearest=True, clear=False), START_VIEW)
@@ -343,7 +363,7 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, se
     for the quadratic model at x_k (model_layers, filled by model_rows). 2 variables only."""
     names = problem.variable_names
     box = view_box(traces, x0)
-    x_scale, y_scale = vl.scale(box[0], nice=False), vl.scale(box[1], nice=False)
+    x_scale, y_scale = domain_scale("picture", "x", nice=False), domain_scale("picture", "y", nice=False)
     x, y = vl.quantitative("x", scale=x_scale), vl.quantitative("y", scale=y_scale)
     contours = vl.layer(contour_lines(problem, box), vl.mark("line", strokeWidth=0.8, opacity=0.45, clip=True, color="#888888"),
                         x={**x, "title": names[0]}, y={**y, "title": names[1]},
@@ -359,11 +379,12 @@ def path_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, se
     current = vl.layer(at_k("markers"), vl.mark("point", size=260, shape="diamond", filled=True, stroke="black",
                                                 strokeWidth=1, clip=True),
                        x=x, y=y, color=color, opacity=_highlight(selection), tooltip=tooltip)
-    starts, pick = start_layer(box, x_scale, y)
+    starts, pick = start_layer(box, x0, x_scale, y)
     model = model_layers(x_scale, y_scale) if with_model else []
     spec = vl.layered([starts, contours, *model, paths, current], title="Paths on the contours of f (◆ = iterate k)",
                       height=540, params=[pick, vl.on_view(selection, PATHS_VIEW)])
-    return k_chart(spec, lambda k: {AT_K + "markers": current_points(traces, k)}, box)
+    return k_chart(spec, lambda k: {AT_K + "markers": current_points(traces, k)}, box,
+                   ("picture", {"x": box[0], "y": box[1]}))
 
 
 MODEL_CURVE_POINTS = 160  # per method: the dashed parabolas move with k, so they are sent every frame
@@ -378,7 +399,7 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, s
     finite = f_values[np.isfinite(f_values)]
     y_lo, y_hi = (float(finite.min()), float(finite.max())) if finite.size else (-1.0, 1.0)
     pad = 0.08 * max(y_hi - y_lo, 1e-12)
-    x_scale, y_scale = vl.scale(box, nice=False), vl.scale([y_lo - pad, y_hi + pad], nice=False)
+    x_scale, y_scale = domain_scale("curve", "x", nice=False), domain_scale("curve", "y", nice=False)
     x, y = vl.quantitative("x", scale=x_scale), vl.quantitative("f", scale=y_scale)
     color = _method_color(list(traces))
     base = vl.layer(curve, vl.mark("line", color="#888888", strokeWidth=2, clip=True),
@@ -407,17 +428,17 @@ def curve_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, s
         models_rows = pd.concat(curves, ignore_index=True) if curves else pd.DataFrame(columns=["method", "x", "f"])
         return {AT_K + "markers": markers, AT_K + "models": models_rows}
 
-    starts, pick = start_layer(np.array([box]), x_scale)
+    starts, pick = start_layer(np.array([box]), x0, x_scale)
     spec = vl.layered([starts, base, points, models, current], title="f with the iterates; dashed: quadratic model at iterate k",
                       height=460, params=[pick, vl.on_view(selection, PATHS_VIEW)])
-    return k_chart(spec, rows_at, np.array([box]))
+    return k_chart(spec, rows_at, np.array([box]), ("curve", {"x": box, "y": (y_lo - pad, y_hi + pad)}))
 
 
-def _log_domain(values: np.ndarray) -> list[float] | None:
+def _log_domain(values: np.ndarray) -> tuple[float, float]:
     """An explicit domain for a log axis (an overlay with no data of its own must lay out the
-    same axis as the chart under it)."""
+    same axis as the chart under it); without a positive value nothing is drawn on it: 1 to 10."""
     values = values[np.isfinite(values) & (values > 0)]
-    return [float(values.min()), float(values.max())] if values.size else None
+    return (float(values.min()), float(values.max())) if values.size else (1.0, 10.0)
 
 
 def _k_rule(k: int) -> dict[str, pd.DataFrame]:
@@ -431,9 +452,6 @@ def _k_rule_layer() -> dict:
     return vl.layer(at_k("rule"), vl.mark("rule", strokeDash=[4, 4], color="#888888"), x=vl.quantitative("k"))
 
 
-def _log_scale(values: np.ndarray) -> dict:
-    domain = _log_domain(values)
-    return vl.scale(domain, type="log", nice=True) if domain else vl.scale(type="log")
 
 
 def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: dict, legend: bool = True) -> KChart:
@@ -443,14 +461,15 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: dic
     frame = convergence_frame(traces)
     frame = frame[frame["quantity"] == quantity]
     longest = max(max(t.iterations for t in traces.values()), 1)
+    name = f"convergence_{CONVERGENCE_QUANTITIES.index(quantity)}"
     curves = vl.layer(frame, vl.mark("line", point={"size": 16}), PATHS_VIEW,
-                      x=vl.quantitative("k", title="iteration k", scale=vl.scale([0, longest], nice=False)),
-                      y=vl.quantitative("value", scale=_log_scale(frame["value"].to_numpy()), title=quantity),
+                      x=vl.quantitative("k", title="iteration k", scale=domain_scale(name, "x", nice=False)),
+                      y=vl.quantitative("value", scale=domain_scale(name, "y", type="log", nice=True), title=quantity),
                       color=_method_color(list(traces), legend), opacity=_highlight(selection),
                       tooltip=[vl.nominal("method"), vl.quantitative("k"), vl.quantitative("value", format=".3e", title=quantity)])
     spec = vl.layered([curves, _k_rule_layer()], title=f"{quantity} (log scale)", height=300 if legend else 250,
                       params=[vl.on_view(selection, PATHS_VIEW)])
-    return k_chart(spec, _k_rule)
+    return k_chart(spec, _k_rule, domains=(name, {"x": (0, longest), "y": _log_domain(frame["value"].to_numpy())}))
 
 
 def step_size_chart(trace: Trace) -> KChart:
@@ -459,12 +478,14 @@ def step_size_chart(trace: Trace) -> KChart:
     frame = pd.DataFrame({"k": rows, "eta": trace.step_size[rows]})
     frame = frame[np.isfinite(frame["eta"]) & (frame["eta"] > 0)]
     color = method_color(trace.method)  # the point overlay needs it too, or it takes the theme's colour
+    name = f"steps_{trace.method}"
     line = vl.layer(frame, vl.mark("line", point={"color": color}, color=color),
-                    x=vl.quantitative("k", title="k", scale=vl.scale([0, max(trace.iterations, 1)], nice=False),
+                    x=vl.quantitative("k", title="k", scale=domain_scale(name, "x", nice=False),
                                       axis={"tickMinStep": 1, "format": "d"}),
-                    y=vl.quantitative("eta", scale=_log_scale(frame["eta"].to_numpy()), title="η_k"),
+                    y=vl.quantitative("eta", scale=domain_scale(name, "y", type="log", nice=True), title="η_k"),
                     tooltip=[vl.quantitative("k"), vl.quantitative("eta", format=".4e", title="η_k")])
-    return k_chart(vl.layered([line, _k_rule_layer()], title="Step size η_k", height=180), _k_rule)
+    return k_chart(vl.layered([line, _k_rule_layer()], title="Step size η_k", height=180), _k_rule,
+                   domains=(name, {"x": (0, max(trace.iterations, 1)), "y": _log_domain(frame["eta"].to_numpy())}))
 
 
 def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray, selection: dict,
