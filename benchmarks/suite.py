@@ -676,16 +676,26 @@ def _drawn_after_click(page) -> float:
         page.wait_for_timeout(100)
 
 
-def click_to_drawn(clicks: int = 5) -> dict:
+CLASS_PLAYERS = 20  # visitors playing at once while another clicks (headless: the server alone is measured)
+CLASS_PLAY_QUERY = "lr=0.01"  # their setup: 1,000 steps of fixed-rate descent, so Play does not stop by itself
+GOAL_CLICK_WHILE_CLASS_PLAYS_S = 2.0  # a click drawn while the class plays, at most
+
+
+def click_to_drawn(clicks: int = 5, players: int = 0) -> dict:
     """A click on Compare's contour picture (the default setup, a warm server: the page was
     drawn once) to the page drawn again from the new start: the run finished, no chart blank,
     and the time of the main area's last change (DOM or a long task of the main thread) after
     the click. Median of ``clicks`` clicks at different points (CLICK_SPOTS); also how many of
-    the charts kept their Vega view (only their data replaced) on the median click."""
+    the charts kept their Vega view (only their data replaced) on the median click.
+    ``players``: that many other visitors play meanwhile (benchmarks.headless, at the default
+    speed, on CLASS_PLAY_QUERY); ``frames_per_s`` is how many frames they got, all together."""
+    from .headless import HeadlessPlayer
+
     support, sync_playwright = _browser_tools()
     times, runs, kept = [], [], []  # to drawn; to the run's end (the server's part); views kept
     with support.streamlit_server(name="benchmark") as server, sync_playwright() as playwright:
         browser = support.launch_chromium(playwright)
+        class_ = [HeadlessPlayer(server.url, query=CLASS_PLAY_QUERY) for _ in range(players)]
         try:
             context = browser.new_context(viewport={"width": 1600, "height": 2400})
             context.add_init_script(_WATCH_DRAWING)
@@ -693,6 +703,15 @@ def click_to_drawn(clicks: int = 5) -> dict:
             support.open_app(page, server.url)
             charts = len(support.wait_for_charts(page, minimum=3))
             picture = page.locator(".st-key-stack_chart_picture [data-testid='stVegaLiteChart']").first
+            for player in class_:
+                player.start()
+            deadline = time.monotonic() + 120
+            while class_ and min(p.frames for p in class_) < 3:  # every one of them is playing
+                errors = [p.error for p in class_ if p.error]
+                if errors or time.monotonic() > deadline:
+                    raise RuntimeError(f"the class did not start playing: {errors or [p.frames for p in class_]}")
+                time.sleep(0.2)
+            frames, since = sum(p.frames for p in class_), time.monotonic()
             for i in range(clicks):
                 box = picture.bounding_box()
                 fx, fy = CLICK_SPOTS[i % len(CLICK_SPOTS)]
@@ -704,8 +723,11 @@ def click_to_drawn(clicks: int = 5) -> dict:
                 support.wait_for_charts(page, minimum=charts)
                 times.append(_drawn_after_click(page))
                 kept.append(page.evaluate(_KEPT_VIEWS))
+            frames_per_s = (sum(p.frames for p in class_) - frames) / (time.monotonic() - since)
         finally:
+            for player in class_:
+                player.stop()
             browser.close()
     return {"median_s": statistics.median(times), "largest_s": max(times), "clicks": len(times),
             "run_finished_s": statistics.median(runs), "charts": charts,
-            "views_kept": sorted(kept)[len(kept) // 2]}
+            "views_kept": sorted(kept)[len(kept) // 2], "players": players, "frames_per_s": frames_per_s}

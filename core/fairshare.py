@@ -20,6 +20,8 @@ from __future__ import annotations
 
 import threading
 import time
+from contextlib import contextmanager
+from typing import Callable, Iterator
 
 SLACK_S = 0.05  # a thread this much CPU time behind the caller goes first
 SLICE_S = 0.002  # the caller sleeps this long, then looks again
@@ -121,4 +123,41 @@ def joined_threads() -> int:
         return sum(t.is_alive() for t in _joined.values())
 
 
-__all__ = ["join", "charge", "yield_to_lighter", "wall_clock", "joined_threads", "SLACK_S", "SLICE_S"]
+class ShareGate:
+    """Periodic work of every visitor (Play's frames: each visitor's browser asks for the next one
+    on a timer) done one piece at a time, and, while another visitor's page is running, in at most
+    ``share`` of the interpreter's time: after a piece that cost c seconds of CPU the next starts
+    c (1/share - 1) later. A class that plays all at once takes one frame at a time (each
+    visitor's k advances more slowly), so a page run competes with at most one frame, never with
+    one per visitor, and gets the rest; a class that only plays plays as fast as it can."""
+
+    def __init__(self, share: float, others_running: Callable[[], bool] | None = None) -> None:
+        if not 0 < share <= 1:
+            raise ValueError("share is a fraction of the interpreter's time, in (0, 1]")
+        self.share = share
+        # page runs in progress (they join at their start), besides the caller's own
+        self._others_running = others_running or (lambda: joined_threads() > int(_is_joined()))
+        self._lock = threading.Lock()
+        self._free_at = 0.0  # time.monotonic() when the next piece may start while pages run
+
+    @contextmanager
+    def turn(self) -> Iterator[None]:
+        """Wait for the gate (sleeping: a waiting frame holds no interpreter), do the piece."""
+        with self._lock:
+            gap = self._free_at - time.monotonic()
+            if gap > 0 and self._others_running():
+                time.sleep(gap)
+            cpu = time.thread_time()
+            try:
+                yield
+            finally:
+                cost = time.thread_time() - cpu
+                self._free_at = time.monotonic() + cost * (1 / self.share - 1)
+
+
+PLAY_SHARE = 0.5  # of the interpreter, at most, for Play's frames of all visitors together
+PLAY_FRAMES = ShareGate(PLAY_SHARE)
+
+
+__all__ = ["join", "charge", "yield_to_lighter", "wall_clock", "joined_threads", "SLACK_S", "SLICE_S",
+           "ShareGate", "PLAY_FRAMES", "PLAY_SHARE"]

@@ -11,7 +11,7 @@ from ui.latex import show_formula
 from ui.lessons import lesson_card
 from ui.kcharts import stack_style
 from ui.panels import MethodPanel, SharedCharts, method_panel, shared_charts
-from ui.player import is_playing, play_interval, player
+from ui.player import frame_turn, is_playing, play_interval, player
 from ui.sidebar import require_ready
 from ui.style import large_text
 
@@ -55,11 +55,12 @@ def method_panels(problem: Problem, traces: dict[str, Trace]) -> list[MethodPane
 
 def at_iteration_k(controls: DeltaGenerator, panels: list[MethodPanel], shared: SharedCharts) -> None:
     longest = max(panel.trace.iterations for panel in panels)
-    with controls:
-        k = player("Iteration k", longest, "k", help="marks x_k on the paths and in every table")
-    for panel in panels:
-        panel.at(k, playing=is_playing("k"))
-    shared.at(k)
+    with frame_turn("k"):  # a frame of Play takes its turn with every other visitor's frames
+        with controls:
+            k = player("Iteration k", longest, "k", help="marks x_k on the paths and in every table")
+        for panel in panels:
+            panel.at(k, playing=is_playing("k"))
+        shared.at(k)
 
 
 compare_page()

@@ -124,3 +124,56 @@ def test_threads_that_ended_are_forgotten():
     in_thread(lambda: fairshare.charge(1.0))
     # joining prunes the ended ones (with what they were charged): only live threads are held
     assert in_thread(lambda: (len(fairshare._joined), len(fairshare._charged))) == (fairshare.joined_threads() + 1,) * 2
+
+
+# --------------------------------------------------------------------------- the gate of Play's frames
+
+
+def test_pieces_at_the_gate_go_one_at_a_time_and_leave_page_runs_their_share() -> None:
+    # Two visitors playing while a third visitor's page runs: their frames never overlap, and after
+    # one that cost c seconds of CPU the next starts at least c (1/share - 1) later (1/2: c later).
+    gate = fairshare.ShareGate(0.5, others_running=lambda: True)
+    pieces: list[tuple[float, float, float]] = []  # (start, end, CPU cost)
+    both = threading.Barrier(2)
+
+    def play() -> None:
+        both.wait()
+        for _ in range(4):
+            with gate.turn():
+                start, cpu = time.monotonic(), time.thread_time()
+                busy(0.005)
+                pieces.append((start, time.monotonic(), time.thread_time() - cpu))
+
+    threads = [threading.Thread(target=play) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    pieces.sort()
+    assert len(pieces) == 8
+    for (_, end, cost), (next_start, _, _) in zip(pieces, pieces[1:]):
+        assert next_start - end >= cost, (next_start - end, cost)
+
+
+def test_frames_wait_only_while_another_page_runs(monkeypatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(fairshare.time, "sleep", slept.append)
+    quiet = fairshare.ShareGate(0.5, others_running=lambda: False)
+    for _ in range(3):
+        with quiet.turn():
+            busy(0.002)
+    assert slept == []
+    # ... and each frame after the first waits its gap while another visitor's page is running
+    busy_server = fairshare.ShareGate(0.5, others_running=lambda: True)
+    for _ in range(3):
+        with busy_server.turn():
+            busy(0.002)
+    assert len(slept) == 2 and all(s > 0 for s in slept)
+
+
+def test_a_share_outside_0_1_is_refused() -> None:
+    import pytest
+
+    for share in (0, -0.5, 1.5):
+        with pytest.raises(ValueError):
+            fairshare.ShareGate(share)

@@ -9,7 +9,11 @@ when the tab closes, the frames stop.
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager, nullcontext
+
 import streamlit as st
+
+from core import fairshare
 
 SPEEDS = (1, 2, 5, 10, 20)  # steps per second
 DEFAULT_SPEED = 5
@@ -49,6 +53,14 @@ def play_interval(key: str) -> float | None:
     interval = 1.0 / st.session_state.get(_speed(key), DEFAULT_SPEED) if st.session_state.get(_playing(key)) else None
     st.session_state[_declared(key)] = interval
     return interval
+
+
+def frame_turn(key: str) -> AbstractContextManager:
+    """Where a page does its part at k: a frame of Play (the timer's rerun, no control touched)
+    waits for its turn at the server-wide gate (core.fairshare.PLAY_FRAMES: one frame at a time,
+    at most half the interpreter for all visitors' frames), anything else goes at once."""
+    frame = st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key))
+    return fairshare.PLAY_FRAMES.turn() if frame else nullcontext()
 
 
 def _step(key: str, to: int, longest: int) -> None:
