@@ -353,3 +353,26 @@ def test_large_text_is_kept_in_the_link_and_a_bad_value_is_said() -> None:
     bad.run()  # the first run reads the link (later runs read the link the app wrote back)
     assert not bad.toggle(key="large_text").value
     assert any("`large` was not used" in w.value.replace("\\", "") for w in bad.sidebar.warning)
+
+
+def test_play_says_when_the_server_plays_it_slower_than_asked(monkeypatch) -> None:
+    # Every visitor's frames take turns at one gate (core.fairshare.PLAY_FRAMES): when a class
+    # plays at once, k advances more slowly than the speed asked, and the page says by how much.
+    import ui.player
+
+    clock = iter(np.arange(0.0, 1000.0, 0.5))  # a frame every 0.5 s: 2 steps/s, asked 5
+    monkeypatch.setattr(ui.player, "clock", lambda: float(next(clock)))
+    at = app()
+    at.button(key="k_play").click().run()
+    for _ in range(ui.player.PACE_FRAMES - 1):
+        at.run()
+        assert not any("steps/s, not" in c.value for c in at.caption)  # not measured yet
+    at.run()
+    (said,) = [c.value for c in at.caption if "steps/s, not" in c.value]
+    assert said.startswith("Playing at 2.0 steps/s, not 5:")
+    # frames at the speed asked: nothing to say
+    monkeypatch.setattr(ui.player, "clock", lambda it=iter(np.arange(2000.0, 3000.0, 0.2)): float(next(it)))
+    for _ in range(ui.player.PACE_FRAMES):
+        at.run()
+    assert not any("steps/s, not" in c.value for c in at.caption)
+    assert not at.exception

@@ -9,6 +9,7 @@ when the tab closes, the frames stop.
 
 from __future__ import annotations
 
+import time
 from contextlib import AbstractContextManager, nullcontext
 
 import streamlit as st
@@ -17,6 +18,9 @@ from core import fairshare
 
 SPEEDS = (1, 2, 5, 10, 20)  # steps per second
 DEFAULT_SPEED = 5
+PACE_FRAMES = 8  # the pace shown is measured over this many frames ...
+SLOW_PACE = 0.8  # ... and said when it falls below this share of the speed asked
+clock = time.monotonic  # when a frame came (a name of this module's own: tests set the clock)
 
 
 def _playing(key: str) -> str:
@@ -41,6 +45,20 @@ def _value(key: str) -> str:  # k itself; the slider (session key ``key``) shows
 
 def _stop_at(key: str) -> str:  # where Play stops before the end (a lesson's iterate)
     return f"{key}_stop_at"
+
+
+def _frame_times(key: str) -> str:  # when the last frames came (time.monotonic()), for the pace
+    return f"{key}_frame_times"
+
+
+def _pace(key: str, frame: bool) -> float | None:
+    """Steps per second over the last PACE_FRAMES frames (None until there are enough); a run
+    that is not a frame starts the count again."""
+    times = st.session_state.get(_frame_times(key), []) if frame else []
+    if frame:
+        times = (times + [clock()])[-PACE_FRAMES:]
+    st.session_state[_frame_times(key)] = times
+    return (len(times) - 1) / (times[-1] - times[0]) if len(times) == PACE_FRAMES and times[-1] > times[0] else None
 
 
 def is_playing(key: str) -> bool:
@@ -98,7 +116,9 @@ def _slid(key: str) -> None:
 def player(label: str, longest: int, key: str, help: str | None = None) -> int:
     """The controls and the slider over k = 0..longest (session key ``key``); returns k."""
     k = min(st.session_state.get(_value(key), st.session_state.get(key, 0)), longest)  # a new setup may be shorter
-    if st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key)):
+    frame = bool(st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key)))
+    pace = _pace(key, frame)
+    if frame:
         k = min(k + 1, longest)  # a frame: the timer reran the fragment
         if k >= min(longest, st.session_state.get(_stop_at(key), longest)):
             st.session_state[_playing(key)] = False
@@ -131,6 +151,10 @@ def player(label: str, longest: int, key: str, help: str | None = None) -> int:
         # value must not move k back (a separate key; pause to drag).
         st.session_state[f"{key}_playing_at"] = k
         st.slider(label, 0, max(longest, 1), key=f"{key}_playing_at", disabled=True, help=help)
+        speed = st.session_state.get(_speed(key), DEFAULT_SPEED)
+        if pace is not None and pace < SLOW_PACE * speed:
+            st.caption(f"Playing at {pace:.1f} steps/s, not {speed}: the server takes the frames of everyone "
+                       "playing now in turn, so that every other page still answers at once.")
     else:
         st.session_state[key] = k
         k = st.slider(label, 0, max(longest, 1), key=key, disabled=still, help=help, on_change=_slid, args=(key,))
