@@ -9,11 +9,14 @@ from core import Options, build_problem, run
 from ui.frames import long_iterates, ordinal, table_window, thinned, thinning_note
 
 
-def test_a_short_table_is_sent_whole_and_a_long_one_as_a_window_around_k():
-    assert table_window(50, 10, rows=100) == slice(0, 50)
+def test_a_table_is_sent_whole_while_row_k_is_in_view_else_as_a_window_from_just_above_k():
+    # Row k stays among the rows a table shows without scrolling, two rows below the top
+    assert table_window(50, 3, rows=100) == slice(0, 50)  # all fit, row 3 in view: all of them
+    assert table_window(50, 10, rows=100) == slice(8, 50)
     assert table_window(1001, 0, rows=100) == slice(0, 100)
-    assert table_window(1001, 500, rows=100) == slice(450, 550)
-    assert table_window(1001, 1000, rows=100) == slice(901, 1001)
+    assert table_window(1001, 500, rows=100) == slice(498, 598)
+    assert table_window(1001, 1000, rows=100) == slice(998, 1001)  # at the end: the last rows, k in view
+    assert table_window(1001, 5000, rows=100) == slice(998, 1001)  # k past the end: the last row
 
 
 def test_short_traces_are_drawn_whole():
@@ -64,4 +67,4 @@ def test_while_k_plays_the_table_is_a_short_window_with_row_k_second_from_the_to
     assert playing_window(PLAYING_TABLE_ROWS, 5) == slice(0, PLAYING_TABLE_ROWS)  # short: sent whole
     assert playing_window(99, 0) == slice(0, PLAYING_TABLE_ROWS)
     assert playing_window(99, 16) == slice(15, 15 + PLAYING_TABLE_ROWS)
-    assert playing_window(99, 98) == slice(99 - PLAYING_TABLE_ROWS, 99)  # at the end: the last rows
+    assert playing_window(99, 98) == slice(97, 99)  # at the end: the last rows, row k second

@@ -371,7 +371,8 @@ def test_play_says_when_the_server_plays_it_slower_than_asked(monkeypatch) -> No
     (said,) = [c.value for c in at.caption if "steps/s, not" in c.value]
     assert said.startswith("Playing at 2.0 steps/s, not 5:")
     # frames at the speed asked: nothing to say
-    monkeypatch.setattr(ui.player, "clock", lambda it=iter(np.arange(2000.0, 3000.0, 0.2)): float(next(it)))
+    steady = iter(np.arange(2000.0, 3000.0, 0.2))  # 5 steps/s, as asked
+    monkeypatch.setattr(ui.player, "clock", lambda: float(next(steady)))
     for _ in range(ui.player.PACE_FRAMES):
         at.run()
     assert not any("steps/s, not" in c.value for c in at.caption)

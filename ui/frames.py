@@ -10,7 +10,7 @@ import pandas as pd
 
 from core import Trace, best_value
 
-from .budget import CHART_POINTS, PLAYING_TABLE_ROWS, TABLE_ROWS
+from .budget import CHART_POINTS, PLAYING_TABLE_ROWS, ROWS_ABOVE_K, TABLE_IN_VIEW, TABLE_ROWS
 
 # Display names of the trace's columns (the values are the trace's own, unformatted).
 COLUMN_LABELS = {
@@ -19,14 +19,15 @@ COLUMN_LABELS = {
 }
 
 
-def table_window(count: int, k: int, rows: int = TABLE_ROWS, before: int | None = None) -> slice:
-    """The rows of a ``count``-row table to send: all of them when they fit in ``rows``, else
-    ``rows`` consecutive ones around row k (so the table follows the iteration slider), starting
-    ``before`` rows above it when given (while k plays: row k stays in view)."""
-    if count <= rows:
+def table_window(count: int, k: int, rows: int = TABLE_ROWS, before: int = ROWS_ABOVE_K) -> slice:
+    """The rows of a ``count``-row table to send, with row k in view (a table shows its first
+    TABLE_IN_VIEW rows without scrolling): all of them when they fit in ``rows`` and row k is among
+    the first in view; else up to ``rows`` consecutive ones starting ``before`` rows above row k
+    (fewer at the end of the table), so the table follows the iteration slider."""
+    if count <= rows and k < TABLE_IN_VIEW:
         return slice(0, count)
-    start = min(max(k - (rows // 2 if before is None else before), 0), count - rows)
-    return slice(start, start + rows)
+    start = max(min(k, count - 1) - before, 0)
+    return slice(start, min(start + rows, count))
 
 
 def playing_window(count: int, k: int) -> slice:
