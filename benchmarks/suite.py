@@ -612,7 +612,7 @@ def play_frames(frames: int = 40, speed: int = 10) -> dict:
             page = browser.new_context(viewport={"width": 1600, "height": 2400}).new_page()
             page.on("websocket", on_socket)
             support.open_app(page, server.url)
-            support.wait_for_charts(page, minimum=3)
+            support.wait_for_charts(page, minimum=DEFAULT_COMPARE_CHARTS)
             if speed != DEFAULT_SPEED:  # choosing the speed already chosen runs nothing
                 page.get_by_role("combobox", name="Speed").click()
                 support.interact(page, page.get_by_role("option", name=f"{speed} steps/s").click)
@@ -676,6 +676,9 @@ def _drawn_after_click(page) -> float:
         page.wait_for_timeout(100)
 
 
+# Compare on the default setup: the picture, 2 convergence charts and a step-size chart per method
+# (3), each drawn with its overlay at k
+DEFAULT_COMPARE_CHARTS = 12
 CLASS_PLAYERS = 20  # visitors playing at once while another clicks (headless: the server alone is measured)
 CLASS_PLAY_QUERY = "lr=0.01"  # their setup: 1,000 steps of fixed-rate descent, so Play does not stop by itself
 GOAL_CLICK_WHILE_CLASS_PLAYS_S = 2.0  # a click drawn while the class plays, at most
@@ -701,7 +704,7 @@ def click_to_drawn(clicks: int = 5, players: int = 0) -> dict:
             context.add_init_script(_WATCH_DRAWING)
             page = context.new_page()
             support.open_app(page, server.url)
-            charts = len(support.wait_for_charts(page, minimum=3))
+            charts = len(support.wait_for_charts(page, minimum=DEFAULT_COMPARE_CHARTS))
             picture = page.locator(".st-key-stack_chart_picture [data-testid='stVegaLiteChart']").first
             for player in class_:
                 player.start()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Callable, Mapping, Sequence
 
 import altair as alt
@@ -92,10 +93,13 @@ def at_k(name: str) -> str:
     return AT_K + name
 
 
-def arrow_bytes(frame: pd.DataFrame) -> bytes:
-    """A frame as Arrow IPC stream bytes: what Streamlit sends for a chart's dataset (column by
-    column from numpy: pandas' own conversion costs ~1 ms a frame, too much at 20 frames a second)."""
-    table = pa.table({column: frame[column].to_numpy() for column in frame.columns})
+def arrow_bytes(frame: pd.DataFrame | Mapping[str, np.ndarray] | bytes) -> bytes:
+    """Rows (a frame, or columns as arrays) as Arrow IPC stream bytes: what Streamlit sends for a
+    chart's dataset (column by column from numpy: pandas' own conversion costs ~1 ms a frame, too
+    much at 20 frames a second); bytes are already that."""
+    if isinstance(frame, bytes):
+        return frame
+    table = pa.table({column: np.asarray(frame[column]) for column in frame})
     sink = pa.BufferOutputStream()
     with pa.ipc.new_stream(sink, table.schema) as writer:
         writer.write_table(table)
@@ -114,7 +118,7 @@ class KChart:
     and ``overlay(k)``, a few rows drawn over it."""
 
     spec: dict
-    rows_at: Callable[[int], dict[str, pd.DataFrame]]  # AT_K name -> its rows at iterate k
+    rows_at: Callable[[int], dict[str, pd.DataFrame | bytes]]  # AT_K name -> its rows at iterate k (or their Arrow bytes)
     box: np.ndarray | None = None  # the picture's view box (for the model at x_k)
 
     def static(self) -> dict:
@@ -441,8 +445,15 @@ def _log_domain(values: np.ndarray) -> tuple[float, float]:
     return (float(values.min()), float(values.max())) if values.size else (1.0, 10.0)
 
 
-def _k_rule(k: int) -> dict[str, pd.DataFrame]:
-    return {AT_K + "rule": pd.DataFrame({"k": [k]})}
+@lru_cache(maxsize=4096)
+def _rule_bytes(k: int) -> bytes:
+    return arrow_bytes({"k": np.array([k])})
+
+
+def _k_rule(k: int) -> dict[str, bytes]:
+    """The rule at iterate k: the same bytes for every chart with one, made once per k (five
+    charts redraw it on every frame of Play)."""
+    return {AT_K + "rule": _rule_bytes(k)}
 
 
 CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
