@@ -171,3 +171,27 @@ def test_every_kind_of_chart_is_valid_vega_lite(kind) -> None:
         broken = chart.static()
         broken["layer"] = [{**broken["layer"][0], "mark": "no-such-mark"}] + broken["layer"][1:]
         alt.LayerChart.validate({**broken, "datasets": {}})
+
+
+@pytest.mark.parametrize("method", ["gd-armijo", "bfgs", "gd-optimal"])
+def test_the_step_along_its_line_is_valid_vega_lite_with_the_searchs_own_trials(method) -> None:
+    # Written as a dict too (ui.charts.line_chart): checked against the schema, and what it draws
+    # is the replayed search (tests/test_line.py works the seed's backtracking out by hand).
+    import altair as alt
+
+    from core.line import line_at
+    from ui.charts import line_chart
+
+    trace = run(PROBLEM, [15, 15], method, Options())
+    view = line_at(PROBLEM, trace, 0)
+    spec = line_chart(view, "#ff7f0e")
+    data = {name: rows(d) for name, d in spec["datasets"].items()}
+    alt.LayerChart.validate(json.loads(json.dumps({**spec, "datasets": data}, default=float)))
+    drawn = {tuple(layer["encoding"]): data[layer["data"]["name"]] for layer in spec["layer"]}
+    trials = next((r for channels, r in drawn.items() if "shape" in channels), [])
+    assert [(t["eta"], t["verdict"]) for t in trials] == [(t.eta, "accepted" if t.accepted else "rejected")
+                                                         for t in view.trials]
+    if method == "gd-armijo":
+        assert [t["eta"] for t in trials] == [1.0, 0.5, 0.25] and trials[-1]["verdict"] == "accepted"
+    curves = {row["curve"] for channels, r in drawn.items() if "strokeDash" in channels for row in r}
+    assert "φ(η)" in curves and (("quadratic model along d" in curves) == (view.view == "model"))

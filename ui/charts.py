@@ -150,12 +150,22 @@ def k_chart(spec: dict, rows_at: Callable[[int], dict[str, pd.DataFrame]], box: 
     (Altair's own route, via JSON rows, cost more than the rest of the chart; names must differ
     across charts: the frontend mixes up equal names); its AT_K datasets start empty.
     ``domains``: (chart name, {channel: (lo, hi)}) for the scales made by domain_scale."""
-    datasets, layers = {}, []
+    datasets = {}
     if domains is not None:
         name, bounds = domains
         row = {f"{channel}_{end}": [float(value)] for channel, pair in bounds.items() for end, value in zip(("lo", "hi"), pair)}
         datasets[DOMAIN + name] = arrow_bytes(pd.DataFrame(row))
         spec = {**spec, "layer": [*spec["layer"], vl.domain_layer(DOMAIN + name)]}
+    spec = with_datasets(spec, datasets)
+    for name in _named_data(spec):
+        spec["datasets"].setdefault(name, _EMPTY)
+    return KChart(spec, rows_at, box)
+
+
+def with_datasets(spec: dict, datasets: dict[str, bytes] | None = None) -> dict:
+    """A layered spec whose layers' frames are made named datasets of Arrow bytes (``datasets``:
+    more of them), named by their content."""
+    datasets, layers = dict(datasets or {}), []
     for layer in spec["layer"]:
         if isinstance(layer["data"], pd.DataFrame):
             data = arrow_bytes(layer["data"])
@@ -163,10 +173,7 @@ def k_chart(spec: dict, rows_at: Callable[[int], dict[str, pd.DataFrame]], box: 
             datasets[name] = data
             layer = {**layer, "data": {"name": name}}
         layers.append(layer)
-    spec = {**spec, "layer": layers}
-    for name in _named_data(spec):
-        datasets.setdefault(name, _EMPTY)
-    return KChart({**spec, "datasets": datasets}, rows_at, box)
+    return {**spec, "layer": layers, "datasets": datasets}
 
 
 _LAYOUT_CHANNELS = ("x", "y", "color", "shape", "stroke", "strokeDash")  # the ones axes and legends come from
@@ -510,18 +517,20 @@ def picture_chart(problem: Problem, traces: Mapping[str, Trace], x0: np.ndarray,
     return None
 
 
-def line_chart(view: LineView, color: str) -> alt.Chart:
+def line_chart(view: LineView, color: str) -> dict:
     """Step k along its line: phi(eta), the Armijo line, every trial (accepted or rejected), the
     eta taken; for Wolfe the allowed slopes at it; for the optimal rate the quadratic model along
-    d, its minimum g'g/g'Hg and the true minimum of phi. A log eta axis when trials span decades."""
+    d, its minimum g'g/g'Hg and the true minimum of phi. A log eta axis when trials span decades.
+    A Vega-Lite spec with its data (Altair took 35-125 ms for this chart: with the view open, every
+    frame of Play draws it anew)."""
     etas, phi, log_axis = view.etas, view.phi, view.log_eta
     finite = phi[np.isfinite(phi)]
     low = float(min(finite.min(), view.f0)) if finite.size else view.f0
     span = max(view.f0 - low, abs(view.f0) * 1e-12, 1e-300)
     y_domain = [low - 0.15 * span, view.f0 + 1.5 * span]
-    x_scale = alt.Scale(type="log" if log_axis else "linear", domain=[float(etas[0]), float(etas[-1])], nice=False)
-    y_scale = alt.Scale(domain=y_domain, nice=False)
-    x, y = alt.X("eta:Q", title="η", scale=x_scale), alt.Y("value:Q", title="φ(η) = f(x_k + η d_k)", scale=y_scale)
+    x_scale = vl.scale([float(etas[0]), float(etas[-1])], type="log" if log_axis else "linear", nice=False)
+    y_scale = vl.scale(y_domain, nice=False)
+    x, y = vl.quantitative("eta", title="η", scale=x_scale), vl.quantitative("value", title="φ(η) = f(x_k + η d_k)", scale=y_scale)
     curves = [pd.DataFrame({"eta": etas, "value": phi, "curve": "φ(η)"})]
     if view.view == "search":
         curves.append(pd.DataFrame({"eta": etas, "value": view.armijo(etas), "curve": f"Armijo line, c₁ = {view.c1:g}"}))
@@ -530,10 +539,11 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
     frame = pd.concat(curves, ignore_index=True)
     names = list(dict.fromkeys(frame["curve"]))
     palette = {"φ(η)": color, "quadratic model along d": MODEL_COLOR}
-    layers = [alt.Chart(frame).mark_line(clip=True).encode(
-        x=x, y=y, color=alt.Color("curve:N", scale=alt.Scale(domain=names, range=[palette.get(n, "#888888") for n in names]),
-                                  legend=alt.Legend(orient="bottom", title=None, direction="vertical", labelLimit=260)),
-        strokeDash=alt.condition(alt.datum.curve == "φ(η)", alt.value([1, 0]), alt.value([5, 3])))]
+    legend = {"orient": "bottom", "title": None, "direction": "vertical"}
+    layers = [vl.layer(frame, vl.mark("line", clip=True), x=x, y=y,
+                       color=vl.nominal("curve", scale=vl.scale(names, range=[palette.get(n, "#888888") for n in names]),
+                                        legend={**legend, "labelLimit": 260}),
+                       strokeDash={"condition": {"test": "datum.curve === 'φ(η)'", "value": [1, 0]}, "value": [5, 3]})]
     # φ itself reaches far above f_k where a trial overshoots: the picture keeps to f_k and below
     marks = [{"eta": view.eta, "what": "η taken"}]
     if view.view == "model":
@@ -541,22 +551,21 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
                  {"eta": view.true_minimum, "what": "the minimum of φ"}]
     marks = pd.DataFrame([m for m in marks if math.isfinite(m["eta"]) and m["eta"] > 0])
     if len(marks):
-        layers.append(alt.Chart(marks).mark_rule(strokeDash=[2, 2], color="#888888").encode(
-            x=alt.X("eta:Q", scale=x_scale), tooltip=[alt.Tooltip("what:N"), alt.Tooltip("eta:Q", format=".6g", title="η")]))
+        layers.append(vl.layer(marks, vl.mark("rule", strokeDash=[2, 2], color="#888888"), x=x,
+                               tooltip=[vl.nominal("what"), vl.quantitative("eta", format=".6g", title="η")]))
     if view.trials:
         top = y_domain[1]
         trials = pd.DataFrame([{"trial": j + 1, "eta": t.eta, "f": t.f, "value": min(t.f, top),
                                 "verdict": "accepted" if t.accepted else "rejected"} for j, t in enumerate(view.trials)])
         trials = trials[trials["eta"] > 0]
-        layers.append(alt.Chart(trials).mark_point(size=110, filled=False, strokeWidth=2.5, clip=True).encode(
-            x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale),
-            shape=alt.Shape("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["circle", "cross"]),
-                            legend=alt.Legend(orient="bottom", title=None, direction="vertical")),
+        verdicts = ["accepted", "rejected"]
+        layers.append(vl.layer(
+            trials, vl.mark("point", size=110, filled=False, strokeWidth=2.5, clip=True), x=x, y=y,
+            shape=vl.nominal("verdict", scale=vl.scale(verdicts, range=["circle", "cross"]), legend=legend),
             # stroke, not color: the curves' colour scale stays theirs (a shared one mixed the two legends)
-            stroke=alt.Stroke("verdict:N", scale=alt.Scale(domain=["accepted", "rejected"], range=["#2ca02c", "#d62728"]),
-                              legend=None),
-            tooltip=[alt.Tooltip("trial:Q"), alt.Tooltip("eta:Q", format=".6g", title="η"), alt.Tooltip("f:Q", format=".6g", title="φ(η)"),
-                     alt.Tooltip("verdict:N")]))
+            stroke=vl.nominal("verdict", scale=vl.scale(verdicts, range=["#2ca02c", "#d62728"]), legend=None),
+            tooltip=[vl.quantitative("trial"), vl.quantitative("eta", format=".6g", title="η"),
+                     vl.quantitative("f", format=".6g", title="φ(η)"), vl.nominal("verdict")]))
     if view.c2 is not None and view.trials:
         # Wolfe's curvature condition at the step taken: |phi'(eta)| <= c2 |phi'(0)|, the allowed slopes
         taken = next((t for t in view.trials if t.accepted), None)
@@ -565,6 +574,6 @@ def line_chart(view: LineView, color: str) -> alt.Chart:
             slope = view.c2 * abs(view.slope)
             fan = pd.DataFrame([{"eta": taken.eta + s * half, "value": taken.f + sign * slope * s * half, "side": sign}
                                 for sign in (-1, 1) for s in (-1, 1)])
-            layers.append(alt.Chart(fan).mark_line(color="#2ca02c", strokeDash=[3, 2], clip=True).encode(
-                x=alt.X("eta:Q", scale=x_scale), y=alt.Y("value:Q", scale=y_scale), detail=alt.Detail("side:N")))
-    return alt.layer(*layers).properties(height=300)
+            layers.append(vl.layer(fan, vl.mark("line", color="#2ca02c", strokeDash=[3, 2], clip=True),
+                                   x=x, y=y, detail=vl.nominal("side")))
+    return with_datasets(vl.layered(layers, height=300))

@@ -23,7 +23,7 @@ from .charts import (CONVERGENCE_QUANTITIES, SELECTION, START_PICK, KChart, conv
 from .links import format_number
 from .frames import COLUMN_LABELS, csv_bytes, exact_zeros, iteration_table, playing_window, table_window, thinning_note
 from .kcharts import chart_stack, overlay_at, session_memo, trace_key
-from .style import sized
+from .style import sized_spec
 from .text import md_escape
 
 # Not failures, not minima: the run stopped before tol for a reason it names.
@@ -255,7 +255,7 @@ def line_view(problem, trace: Trace, k: int) -> None:
         if view is None:
             st.caption("No line to draw at this step.")
             return
-        st.altair_chart(sized(line_chart(view, METHODS[trace.method].color)), width="stretch")
+        st.vega_lite_chart(spec=sized_spec(line_chart(view, METHODS[trace.method].color)), width="stretch")
         if view.view == "model":
             gap = view.true_minimum - view.model_eta
             st.caption(md_escape(f"η = g'g/g'Hg = {view.model_eta:.6g} minimises the quadratic model along d; φ itself is "

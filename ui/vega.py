@@ -83,10 +83,12 @@ def when_selected(param: str, selected: Any, otherwise: Any) -> dict:
     return {"condition": {"param": param, "value": selected}, "value": otherwise}
 
 
-def layered(layers: Sequence[dict], *, title: str, height: int, params: Sequence[dict] = ()) -> dict:
+def layered(layers: Sequence[dict], *, height: int, title: str | None = None, params: Sequence[dict] = ()) -> dict:
     """The top level of a layered chart."""
     spec = {"$schema": SCHEMA_URL, "config": {"view": dict(DEFAULT_CONFIG["view"]), "mark": dict(MARK_CONFIG)},
-            "layer": list(layers), "title": title, "height": height, **RENDER_OPTIONS}
+            "layer": list(layers), "height": height, **RENDER_OPTIONS}
+    if title is not None:
+        spec["title"] = title
     if params:
         spec["params"] = list(params)
     return spec
