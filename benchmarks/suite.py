@@ -667,12 +667,17 @@ _KEPT_VIEWS = """() => [...document.querySelectorAll("[data-testid='stVegaLiteCh
     .filter(svg => svg.__benchmark).length"""
 
 
-def _drawn_after_click(page) -> float:
+def _drawn_after_click(page, timeout_s: float = 60) -> float:
     """Seconds from the click to the page's last change, once it has been quiet for _QUIET_S."""
+    deadline = time.monotonic() + timeout_s
     while True:
         drawing = page.evaluate("() => ({...window.__drawing, now: performance.now()})")
         if drawing["now"] - drawing["changed"] >= _QUIET_S * 1000:
+            if drawing["changed"] <= drawing["click"]:
+                raise RuntimeError("nothing on the page changed after the click")
             return (drawing["changed"] - drawing["click"]) / 1000
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the page still changed {timeout_s:g} s after the click")
         page.wait_for_timeout(100)
 
 

@@ -123,36 +123,70 @@ def joined_threads() -> int:
         return sum(t.is_alive() for t in _joined.values())
 
 
+_page_runs: dict[int, int] = {}  # thread -> how many page runs it is inside (a full run of app.py)
+
+
+@contextmanager
+def page_run() -> Iterator[None]:
+    """A page's full run (app.py's body), as opposed to a fragment's rerun (a frame of Play): the
+    gate of frames leaves room while one is in progress. Streamlit's script thread serves a
+    session's queued fragment reruns too, so a joined thread is not the sign of a page run."""
+    ident = threading.get_ident()
+    with _lock:
+        _page_runs[ident] = _page_runs.get(ident, 0) + 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _page_runs[ident] -= 1
+            if not _page_runs[ident]:
+                del _page_runs[ident]
+
+
+def in_page_run() -> bool:
+    """Whether the calling thread is running a page's full run."""
+    return threading.get_ident() in _page_runs
+
+
+def other_page_runs() -> int:
+    """Page runs in progress on other threads (other visitors' clicks, loads, typed functions)."""
+    me = threading.get_ident()
+    with _lock:
+        return sum(1 for ident in _page_runs if ident != me)
+
+
 class ShareGate:
     """Periodic work of every visitor (Play's frames: each visitor's browser asks for the next one
     on a timer) done one piece at a time, and, while another visitor's page is running, in at most
     ``share`` of the interpreter's time: after a piece that cost c seconds of CPU the next starts
     c (1/share - 1) later. A class that plays all at once takes one frame at a time (each
     visitor's k advances more slowly), so a page run competes with at most one frame, never with
-    one per visitor, and gets the rest; a class that only plays plays as fast as it can."""
+    one per visitor, and gets the rest; a class that only plays plays as fast as it can.
+    ``clock``/``sleep``: time.monotonic and time.sleep (tests give their own)."""
 
-    def __init__(self, share: float, others_running: Callable[[], bool] | None = None) -> None:
+    def __init__(self, share: float, others_running: Callable[[], bool] | None = None,
+                 clock: Callable[[], float] = time.monotonic, sleep: Callable[[float], None] = time.sleep) -> None:
         if not 0 < share <= 1:
             raise ValueError("share is a fraction of the interpreter's time, in (0, 1]")
         self.share = share
-        # page runs in progress (they join at their start), besides the caller's own
-        self._others_running = others_running or (lambda: joined_threads() > int(_is_joined()))
+        self._others_running = others_running or (lambda: other_page_runs() > 0)
+        self._clock, self._sleep = clock, sleep
         self._lock = threading.Lock()
-        self._free_at = 0.0  # time.monotonic() when the next piece may start while pages run
+        self._free_at = 0.0  # clock() when the next piece may start while pages run
 
     @contextmanager
     def turn(self) -> Iterator[None]:
         """Wait for the gate (sleeping: a waiting frame holds no interpreter), do the piece."""
         with self._lock:
-            gap = self._free_at - time.monotonic()
+            gap = self._free_at - self._clock()
             if gap > 0 and self._others_running():
-                time.sleep(gap)
+                self._sleep(gap)
             cpu = time.thread_time()
             try:
                 yield
             finally:
                 cost = time.thread_time() - cpu
-                self._free_at = time.monotonic() + cost * (1 / self.share - 1)
+                self._free_at = self._clock() + cost * (1 / self.share - 1)
 
 
 PLAY_SHARE = 0.5  # of the interpreter, at most, for Play's frames of all visitors together
@@ -160,4 +194,4 @@ PLAY_FRAMES = ShareGate(PLAY_SHARE)
 
 
 __all__ = ["join", "charge", "yield_to_lighter", "wall_clock", "joined_threads", "SLACK_S", "SLICE_S",
-           "ShareGate", "PLAY_FRAMES", "PLAY_SHARE"]
+           "ShareGate", "PLAY_FRAMES", "PLAY_SHARE", "page_run", "in_page_run", "other_page_runs"]

@@ -155,20 +155,45 @@ def test_pieces_at_the_gate_go_one_at_a_time_and_leave_page_runs_their_share() -
         assert next_start - end >= cost, (next_start - end, cost)
 
 
-def test_frames_wait_only_while_another_page_runs(monkeypatch) -> None:
+def test_frames_wait_only_while_another_page_runs() -> None:
+    # On a clock that stands still, every gap is still to come: a visitor playing alone on a quiet
+    # server never waits; while another visitor's page runs, each frame after the first waits
+    # c (1/share - 1) for the CPU time c of the one before.
     slept: list[float] = []
-    monkeypatch.setattr(fairshare.time, "sleep", slept.append)
-    quiet = fairshare.ShareGate(0.5, others_running=lambda: False)
+    quiet = fairshare.ShareGate(0.5, others_running=lambda: False, clock=lambda: 100.0, sleep=slept.append)
     for _ in range(3):
         with quiet.turn():
             busy(0.002)
     assert slept == []
-    # ... and each frame after the first waits its gap while another visitor's page is running
-    busy_server = fairshare.ShareGate(0.5, others_running=lambda: True)
+    busy_server = fairshare.ShareGate(0.25, others_running=lambda: True, clock=lambda: 100.0, sleep=slept.append)
     for _ in range(3):
         with busy_server.turn():
             busy(0.002)
-    assert len(slept) == 2 and all(s > 0 for s in slept)
+    assert len(slept) == 2 and all(s >= 3 * 0.002 for s in slept), slept  # 1/0.25 - 1 = 3
+
+
+def test_a_page_run_is_counted_for_the_other_threads_only() -> None:
+    # The gate's default test: page runs (app.py's full runs) on other threads; a fragment's rerun
+    # (a frame) is not one, even on a thread that served a page run before.
+    assert not fairshare.in_page_run() and fairshare.other_page_runs() == 0
+    inside, release = threading.Event(), threading.Event()
+
+    def page() -> None:
+        with fairshare.page_run():
+            inside.set()
+            release.wait()
+
+    thread = threading.Thread(target=page)
+    thread.start()
+    inside.wait()
+    try:
+        assert fairshare.other_page_runs() == 1 and not fairshare.in_page_run()
+        with fairshare.page_run():
+            assert fairshare.in_page_run() and fairshare.other_page_runs() == 1  # its own is not counted
+    finally:
+        release.set()
+        thread.join()
+    assert fairshare.other_page_runs() == 0
 
 
 def test_a_share_outside_0_1_is_refused() -> None:

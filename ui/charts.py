@@ -208,7 +208,8 @@ def _named_data(spec: dict) -> set[str]:
 def domain_scale(chart: str, channel: str, **props: object) -> dict:
     """A scale whose domain is the chart's ``channel`` bounds given to k_chart (the data, not the
     spec, change with the setup)."""
-    return {"domain": vl.data_domain(DOMAIN + chart, channel), **props}
+    empty = (1.0, 10.0) if props.get("type") == "log" else (0.0, 1.0)
+    return {"domain": vl.data_domain(DOMAIN + chart, channel, empty), **props}
 
 
 def view_box(traces: Mapping[str, Trace], x0: np.ndarray) -> np.ndarray:

@@ -74,10 +74,12 @@ def play_interval(key: str) -> float | None:
 
 
 def frame_turn(key: str) -> AbstractContextManager:
-    """Where a page does its part at k: a frame of Play (the timer's rerun, no control touched)
-    waits for its turn at the server-wide gate (core.fairshare.PLAY_FRAMES: one frame at a time,
-    at most half the interpreter for all visitors' frames), anything else goes at once."""
-    frame = st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key))
+    """Where a page does its part at k: a frame of Play (the timer's rerun of the fragment alone,
+    no control touched) waits for its turn at the server-wide gate (core.fairshare.PLAY_FRAMES:
+    one frame at a time, at most half the interpreter while pages run); anything else goes at
+    once, the visitor's own clicks while playing (a full run of the page) among them."""
+    frame = (st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key))
+             and not fairshare.in_page_run())
     return fairshare.PLAY_FRAMES.turn() if frame else nullcontext()
 
 

@@ -199,12 +199,13 @@ _entry = threading.local()
 def setup_for_pages() -> Iterator[ActiveSetup]:
     """app.py: draw the sidebar once, then run the page inside this block."""
     fairshare.join()  # this page run's thread competes with other visitors' as the least served first
-    st.session_state[_ACTIVE] = active = render_setup()
-    _entry.running = True
-    try:
-        yield active
-    finally:  # also on st.stop() inside the page
-        _entry.running = False
+    with fairshare.page_run():  # Play's frames leave it room (core.fairshare.PLAY_FRAMES)
+        st.session_state[_ACTIVE] = active = render_setup()
+        _entry.running = True
+        try:
+            yield active
+        finally:  # also on st.stop() inside the page
+            _entry.running = False
 
 
 def _leave_legacy_multipage_mode() -> None:

@@ -39,11 +39,12 @@ def scale(domain: Sequence | None = None, **props: Any) -> dict:
                if domain is not None else {}), **props}
 
 
-def data_domain(dataset: str, channel: str) -> dict:
+def data_domain(dataset: str, channel: str, empty: tuple[float, float] = (0, 1)) -> dict:
     """A scale domain read from the first row of ``dataset`` (columns ``<channel>_lo`` and
-    ``<channel>_hi``): the numbers change with the data, the spec does not."""
+    ``<channel>_hi``): the numbers change with the data, the spec does not. ``empty``: the domain
+    while the dataset has no row (e.g. (1, 10) on a log scale, where 0 has no place)."""
     row = f"data('{dataset}')[0]"
-    return {"expr": f"length(data('{dataset}')) ? [{row}.{channel}_lo, {row}.{channel}_hi] : [0, 1]"}
+    return {"expr": f"length(data('{dataset}')) ? [{row}.{channel}_lo, {row}.{channel}_hi] : [{empty[0]:g}, {empty[1]:g}]"}
 
 
 def domain_layer(dataset: str) -> dict:
