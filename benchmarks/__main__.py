@@ -174,7 +174,7 @@ def report(quick: bool = False) -> list[Row]:
                 b["speedup"] >= GOAL_BATCH_SPEEDUP),
         ]
         for c in per_start_step_costs(**({"size": 400, "steps": 3, "row_wise_size": 20} if quick else {})):
-            how = "start by start (its step-size rule)" if c["row_wise"] else "vectorised"
+            how = "its step-size rule's branches per start" if c["row_wise"] else "vectorised"
             out.append(Row(title, f"  {c['method']}: per start per step, B = {c['starts']:,} ({how})",
                            _time(c["per_start_step_s"])))
         s = sweep_through_batch(**({"rates": 10, "steps": 50} if quick else {}))

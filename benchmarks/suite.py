@@ -441,7 +441,9 @@ def honest_behind_hostile(hostile: int = 4, budget_s: float = core.problem.TYPED
 # --------------------------------------------------------------------------------------------
 
 HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
-ROW_WISE_STEPS = ("Wolfe", "ExactLineSearch", "TrustRegion")  # step-size rules run start by start
+# step-size rules with scalar logic per start (the line searches' evaluations are batched in lockstep,
+# the trust region's subproblem is solved start by start): measured on fewer starts
+ROW_WISE_STEPS = ("Wolfe", "ExactLineSearch", "TrustRegion")
 
 
 def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -> dict:
@@ -472,7 +474,7 @@ def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -
 
 def per_start_step_costs(size: int = 40_000, steps: int = 10, row_wise_size: int = 100) -> list[dict]:
     """Seconds per start per step of every method on Himmelblau from ``size`` random starts
-    (``row_wise_size`` for the methods whose step-size rule runs start by start)."""
+    (``row_wise_size`` for the methods whose step-size rule has scalar logic per start)."""
     from core import METHODS, run_batch
 
     problem = build_problem(HIMMELBLAU, timeout=None)

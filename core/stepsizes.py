@@ -1,9 +1,10 @@
 """Step-size rules: how far along the direction, for a batch of starts at once.
 
 Fixed η and the model minimum are one line of arithmetic over the batch; Armijo backtracking
-runs its trials for every searching start at once; the Wolfe search, the exact line minimum and
-the trust region are scalar algorithms run start by start (a few trials each), through the same
-counted evaluations.
+runs its trials for every searching start at once; the Wolfe search and the exact line minimum
+are scalar algorithms (branches per start) whose starts advance in lockstep, each trial's f or g
+evaluated for all of them in one call (_RowSearch); the trust region solves its subproblem start
+by start. All through the same counted evaluations.
 
 The precision-limit rule, shared by every search: where f(x + ηd) and f(x) are equal to f's
 rounding, f cannot judge the step (near a minimum the decrease falls below the last digit of f,
@@ -16,7 +17,7 @@ when |φ'(η)| <= LEVEL_SLOPE |φ'(0)| (steepest descent zig-zags, so ||g|| may 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from typing import Any, Callable, Generator
 
 import numpy as np
 
@@ -167,19 +168,25 @@ class Backtracking(Rule):
         return f"{info['backtracks']} backtracks" + _search_note(info)
 
 
-class _Line:
-    """phi(eta) = f(x + eta d) and phi'(eta) = g(x + eta d)'d for one start, counted."""
+Request = tuple[str, np.ndarray]  # ("f" or "g", the point): what a search asks the batch for
+Search = Generator[Request, Any, "dict[str, Any] | tuple[str, str]"]
 
-    def __init__(self, work: Work, row: int, x: np.ndarray, d: np.ndarray) -> None:
-        self.work, self.local, self.x, self.d = work, np.array([row]), x, d
+
+class _Line:
+    """phi(eta) = f(x + eta d) and phi'(eta) = g(x + eta d)'d for one start. Each is a generator:
+    ``value = yield from line.value(eta)`` asks the batch driver (_RowSearch.size) for f at the
+    point, which evaluates every start's pending request in one call."""
+
+    def __init__(self, x: np.ndarray, d: np.ndarray) -> None:
+        self.x, self.d = x, d
         self.gradients: dict[float, np.ndarray] = {}
 
-    def value(self, eta: float) -> float:
-        value = float(self.work.values(self.local, (self.x + eta * self.d)[None])[0])
+    def value(self, eta: float) -> Generator[Request, Any, float]:
+        value = float((yield "f", self.x + eta * self.d))
         return value if math.isfinite(value) else math.inf
 
-    def slope(self, eta: float) -> float:
-        g = self.work.gradients(self.local, (self.x + eta * self.d)[None])[0]
+    def slope(self, eta: float) -> Generator[Request, Any, float]:
+        g = yield "g", self.x + eta * self.d
         self.gradients[eta] = g
         return float(g @ self.d) if np.isfinite(g).all() else math.nan
 
@@ -195,7 +202,11 @@ def _interpolate(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float
 
 
 class _RowSearch(Rule):
-    """A line search run start by start: subclasses implement ``search`` for one start."""
+    """A line search whose logic runs start by start (scalar branches: subclasses implement
+    ``search`` for one start, as a generator of the points it needs f or g at), its evaluations
+    batched: every start's searches advance in lockstep, and the f (or g) each one asks for next
+    is computed for all of them in one call. A start's arithmetic is its own, so each start's
+    step is the one it takes alone, to the last bit."""
 
     line_view = "search"
 
@@ -210,33 +221,52 @@ class _RowSearch(Rule):
         stops: Stops = {}
         new_state = {name: values.copy() for name, values in state.items()}
         slopes = _dot(at.g, direction)
+        lines: dict[int, _Line] = {}
+        searches: dict[int, Search] = {}
+        asked: dict[int, Request] = {}  # start -> what its search waits for
+
+        def advance(i: int, answer: Any) -> None:
+            try:
+                asked[i] = searches[i].send(answer)
+            except StopIteration as done:
+                asked.pop(i, None)
+                outcome = done.value
+                if isinstance(outcome, tuple):
+                    stops[i] = outcome
+                    return
+                eta[i], f_next[i] = outcome["eta"], outcome["f"]
+                if outcome["eta"] in lines[i].gradients:
+                    g_next[i] = lines[i].gradients[outcome["eta"]]
+                for name in info:
+                    info[name][i] = outcome.get(name, info[name][i])
+
         for i in range(size):
             slope = float(slopes[i])
             if not slope < 0:
                 stops[i] = _not_descent(slope)
                 continue
-            line = _Line(work, i, at.x[i], direction[i])
-            outcome = self.search(line, at, i, slope, new_state, work)
-            if isinstance(outcome, tuple):
-                stops[i] = outcome
-                continue
-            eta[i], f_next[i] = outcome["eta"], outcome["f"]
-            if outcome["eta"] in line.gradients:
-                g_next[i] = line.gradients[outcome["eta"]]
-            for name in info:
-                info[name][i] = outcome.get(name, info[name][i])
+            lines[i] = _Line(at.x[i], direction[i])
+            searches[i] = self.search(lines[i], at, i, slope, new_state, work)
+            advance(i, None)
+        while asked:
+            for kind, evaluate in (("f", work.values), ("g", work.gradients)):
+                rows = [i for i, (wanted, _) in asked.items() if wanted == kind]
+                if rows:
+                    answers = evaluate(np.array(rows), np.stack([asked[i][1] for i in rows]))
+                    for i, answer in zip(rows, answers):
+                        advance(i, answer)
         return StepSize(eta, direction, info, stops, new_state, f_next, g_next)
 
     def search(self, line: _Line, at: Batch, i: int, slope: float, state: State,
-               work: Work) -> dict[str, Any] | tuple[str, str]:  # pragma: no cover - abstract
+               work: Work) -> Search:  # pragma: no cover - abstract
         raise NotImplementedError
 
     @staticmethod
-    def by_gradient(line: _Line, at: Batch, i: int, eta: float, f_trial: float, c1: float) -> bool:
+    def by_gradient(line: _Line, at: Batch, i: int, eta: float, f_trial: float, c1: float) -> Generator[Request, Any, bool]:
         """The precision-limit rule for one trial (see the module's docstring)."""
         if not (math.isfinite(f_trial) and within_rounding(f_trial, at.f[i])):
             return False
-        line.slope(eta)
+        yield from line.slope(eta)
         norm = float(np.linalg.norm(line.gradients[eta]))
         return math.isfinite(norm) and norm <= (1 - c1) * float(np.linalg.norm(at.g[i]))
 
@@ -249,7 +279,7 @@ class Wolfe(_RowSearch):
     options = ("c1", "c2")
     fields = {**_RowSearch.fields, "wolfe": Field(bool, "the strong Wolfe conditions hold at the step taken")}
 
-    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> dict[str, Any] | tuple[str, str]:
+    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> Search:
         c1, c2 = work.option("c1"), work.option("c2")
         f0 = float(at.f[i])
         previous, f_previous, slope_previous = 0.0, f0, slope
@@ -260,19 +290,19 @@ class Wolfe(_RowSearch):
         def armijo(eta_: float, f_: float) -> bool:
             return f_ <= f0 + c1 * eta_ * slope and f_ < f0
 
-        def zoom(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float) -> dict[str, Any] | None:
+        def zoom(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float) -> Generator[Request, Any, dict[str, Any] | None]:
             nonlocal evaluations, best, unresolved
             while evaluations < WOLFE_EVALUATIONS:
                 trial = _interpolate(lo, f_lo, slope_lo, hi, f_hi)
-                f_trial = line.value(trial)
+                f_trial = yield from line.value(trial)
                 evaluations += 1
                 if not armijo(trial, f_trial) or f_trial >= f_lo:
-                    if self.by_gradient(line, at, i, trial, f_trial, c1):
+                    if (yield from self.by_gradient(line, at, i, trial, f_trial, c1)):
                         return {"eta": trial, "f": f_trial, "evaluations": evaluations, "by_gradient": True}
                     unresolved |= math.isfinite(f_trial) and within_rounding(f_trial, f0)
                     hi, f_hi = trial, f_trial
                     continue
-                slope_trial = line.slope(trial)
+                slope_trial = yield from line.slope(trial)
                 if best is None or f_trial < best["f"]:
                     best = {"eta": trial, "f": f_trial, "evaluations": evaluations}
                 if abs(slope_trial) <= -c2 * slope:
@@ -286,22 +316,22 @@ class Wolfe(_RowSearch):
 
         found = None
         while evaluations < WOLFE_EVALUATIONS:
-            f_eta = line.value(eta)
+            f_eta = yield from line.value(eta)
             evaluations += 1
             if not armijo(eta, f_eta) or (evaluations > 1 and f_eta >= f_previous):
-                if self.by_gradient(line, at, i, eta, f_eta, c1):
+                if (yield from self.by_gradient(line, at, i, eta, f_eta, c1)):
                     found = {"eta": eta, "f": f_eta, "evaluations": evaluations, "by_gradient": True}
                 else:
                     unresolved |= math.isfinite(f_eta) and within_rounding(f_eta, f0)
-                    found = zoom(previous, f_previous, slope_previous, eta, f_eta)
+                    found = yield from zoom(previous, f_previous, slope_previous, eta, f_eta)
                 break
-            slope_eta = line.slope(eta)
+            slope_eta = yield from line.slope(eta)
             best = best if best is not None and best["f"] <= f_eta else {"eta": eta, "f": f_eta, "evaluations": evaluations}
             if abs(slope_eta) <= -c2 * slope:
                 found = {"eta": eta, "f": f_eta, "evaluations": evaluations, "wolfe": True}
                 break
             if slope_eta >= 0:
-                found = zoom(eta, f_eta, slope_eta, previous, f_previous)
+                found = yield from zoom(eta, f_eta, slope_eta, previous, f_previous)
                 break
             if eta >= MAX_STEP_GROWTH:
                 break
@@ -350,7 +380,7 @@ class ExactLineSearch(_RowSearch):
             state["previous_slope"][0] = float(trace.grad[k - 1] @ trace.direction[k - 1])
         return state
 
-    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> dict[str, Any] | tuple[str, str]:
+    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> Search:
         f0, d = float(at.f[i]), line.d
         model_eta = math.nan
         if self.first == "model":
@@ -370,9 +400,9 @@ class ExactLineSearch(_RowSearch):
         result = None
         flattest = (math.inf, math.nan, math.nan)  # (|phi'|, eta, f) of the level trials
         while evaluations < EXACT_EVALUATIONS:
-            f_eta = line.value(eta)
+            f_eta = yield from line.value(eta)
             evaluations += 1
-            slope_eta = line.slope(eta) if math.isfinite(f_eta) else math.nan
+            slope_eta = (yield from line.slope(eta)) if math.isfinite(f_eta) else math.nan
             # phi' decides; f only has to be lower, or equal to its rounding (near a minimum the
             # decrease is below f's last digit while phi' is still exact enough to find it)
             level = math.isfinite(f_eta) and within_rounding(f_eta, f0)

@@ -401,3 +401,35 @@ def test_readme_option_table_is_the_spec():
 
     from core.options import markdown_table
     assert markdown_table() in (Path(__file__).resolve().parent.parent / "README.md").read_text()
+
+
+@pytest.mark.parametrize("method", ["bfgs", "lbfgs", "cg", "gd-exact"])
+def test_a_line_search_evaluates_f_for_all_its_starts_at_once(method):
+    # The Wolfe and exact searches branch per start, but their starts advance in lockstep: each
+    # trial's f (or g) is one compiled call for every start still searching. So a batch makes
+    # about as many calls as its longest search, not the sum of all of them (which run() by
+    # run() makes), while each trace stays the one its start gets alone (the test above).
+    p = problem(PROBLEMS["himmelblau"])
+    calls = {"values": 0, "gradients": 0}
+
+    class Counted:
+        def __getattr__(self, name):
+            return getattr(p, name)
+
+        def batch_values(self, X):
+            calls["values"] += 1
+            return p.batch_values(X)
+
+        def batch_gradients(self, X):
+            calls["gradients"] += 1
+            return p.batch_gradients(X)
+
+    points = np.random.default_rng(7).uniform(-4, 4, size=(40, 2))
+    options = Options(max_iter=5)
+    batch = run_batch(Counted(), points, method, options)
+    batched = dict(calls)
+    evaluations = sum(t.counts["nfev"] for t in batch)
+    assert evaluations >= 4 * 40  # every start searched along its line
+    assert batched["values"] * 8 <= evaluations, (batched, evaluations)
+    for start, trace in zip(points[:3], batch[:3]):
+        same_trace(trace, run(p, start, method, options))
