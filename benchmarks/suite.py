@@ -661,12 +661,6 @@ document.addEventListener('DOMContentLoaded', () => new MutationObserver(records
 """
 _QUIET_S = 0.5  # no change for this long after the run: the page is drawn
 
-# Marks every chart's drawing (its SVG node) and counts how many of the marked ones are still on
-# the page: a chart whose Vega view was kept (only its data replaced) keeps its node.
-_MARK_VIEWS = """() => { document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")
-    .forEach(svg => { svg.__benchmark = true; }); }"""
-_KEPT_VIEWS = """() => [...document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")]
-    .filter(svg => svg.__benchmark).length"""
 
 
 def _drawn_after_click(page, timeout_s: float = 60) -> float:
@@ -726,13 +720,13 @@ def click_to_drawn(clicks: int = 5, players: int = 0) -> dict:
                 box = picture.bounding_box()
                 fx, fy = CLICK_SPOTS[i % len(CLICK_SPOTS)]
                 x, y = box["x"] + box["width"] * fx, box["y"] + box["height"] * fy
-                page.evaluate(_MARK_VIEWS)
+                support.mark_chart_drawings(page)
                 start = time.perf_counter()
                 support.interact(page, lambda x=x, y=y: page.mouse.click(x, y))
                 runs.append(time.perf_counter() - start)
                 support.wait_for_charts(page, minimum=charts)
                 times.append(_drawn_after_click(page))
-                kept.append(page.evaluate(_KEPT_VIEWS))
+                kept.append(sum(support.kept_chart_drawings(page)))
             frames_per_s = (sum(p.frames for p in class_) - frames) / (time.monotonic() - since)
         finally:
             for player in class_:

@@ -1,4 +1,5 @@
-"""Altair charts built from traces (no streamlit here: each function returns a chart).
+"""Charts built from traces, as Vega-Lite specs written through ui.vega (no streamlit here: each
+function returns a chart); Altair only for the colour scale and legend ui.teaching's charts share.
 
 Every method has one colour everywhere. Each chart carries a legend-bound selection named
 SELECTION whose initial value is the page's current highlight, so a click in any legend can
@@ -153,8 +154,9 @@ def k_chart(spec: dict, rows_at: Callable[[int], dict[str, pd.DataFrame]], box: 
     datasets = {}
     if domains is not None:
         name, bounds = domains
-        row = {f"{channel}_{end}": [float(value)] for channel, pair in bounds.items() for end, value in zip(("lo", "hi"), pair)}
-        datasets[DOMAIN + name] = arrow_bytes(pd.DataFrame(row))
+        row = {f"{channel}_{end}": np.array([float(value)]) for channel, pair in bounds.items()
+               for end, value in zip(("lo", "hi"), pair)}
+        datasets[DOMAIN + name] = arrow_bytes(row)
         spec = {**spec, "layer": [*spec["layer"], vl.domain_layer(DOMAIN + name)]}
     spec = with_datasets(spec, datasets)
     for name in _named_data(spec):
@@ -469,8 +471,6 @@ CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
 
 def _k_rule_layer() -> dict:
     return vl.layer(at_k("rule"), vl.mark("rule", strokeDash=[4, 4], color="#888888"), x=vl.quantitative("k"))
-
-
 
 
 def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: dict, legend: bool = True) -> KChart:

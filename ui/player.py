@@ -61,6 +61,11 @@ def _pace(key: str, frame: bool) -> float | None:
     return (len(times) - 1) / (times[-1] - times[0]) if len(times) == PACE_FRAMES and times[-1] > times[0] else None
 
 
+def _timer_frame(key: str) -> bool:
+    """Whether this run is Play's next frame: playing, and no control of the player touched."""
+    return bool(st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key)))
+
+
 def is_playing(key: str) -> bool:
     return bool(st.session_state.get(_playing(key)))
 
@@ -78,9 +83,7 @@ def frame_turn(key: str) -> AbstractContextManager:
     no control touched) waits for its turn at the server-wide gate (core.fairshare.PLAY_FRAMES:
     one frame at a time, at most half the interpreter while pages run); anything else goes at
     once, the visitor's own clicks while playing (a full run of the page) among them."""
-    frame = (st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key))
-             and not fairshare.in_page_run())
-    return fairshare.PLAY_FRAMES.turn() if frame else nullcontext()
+    return fairshare.PLAY_FRAMES.turn() if _timer_frame(key) and not fairshare.in_page_run() else nullcontext()
 
 
 def _step(key: str, to: int, longest: int) -> None:
@@ -118,7 +121,7 @@ def _slid(key: str) -> None:
 def player(label: str, longest: int, key: str, help: str | None = None) -> int:
     """The controls and the slider over k = 0..longest (session key ``key``); returns k."""
     k = min(st.session_state.get(_value(key), st.session_state.get(key, 0)), longest)  # a new setup may be shorter
-    frame = bool(st.session_state.get(_playing(key)) and not st.session_state.get(_acted(key)))
+    frame = _timer_frame(key)
     pace = _pace(key, frame)
     if frame:
         k = min(k + 1, longest)  # a frame: the timer reran the fragment

@@ -8,7 +8,6 @@ reproduces what is on screen.
 from __future__ import annotations
 
 import math
-import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Iterator
@@ -189,23 +188,18 @@ def render_setup() -> ActiveSetup:
 
 
 _ACTIVE = "active_setup"
-# Whether app.py is running the page on this thread (each script run has its own thread). A
-# plain thread-local, not session state: after st.stop() every Streamlit call, session-state
-# writes included, raises again, so a `finally` could not reset a session-state flag.
-_entry = threading.local()
 
 
 @contextmanager
 def setup_for_pages() -> Iterator[ActiveSetup]:
     """app.py: draw the sidebar once, then run the page inside this block."""
     fairshare.join()  # this page run's thread competes with other visitors' as the least served first
-    with fairshare.page_run():  # Play's frames leave it room (core.fairshare.PLAY_FRAMES)
+    # Marks this thread as running app.py's page (get_active; Play's frames leave it room): per
+    # thread, not in session state, since after st.stop() every Streamlit call raises again, so a
+    # `finally` could not reset a session-state flag.
+    with fairshare.page_run():
         st.session_state[_ACTIVE] = active = render_setup()
-        _entry.running = True
-        try:
-            yield active
-        finally:  # also on st.stop() inside the page
-            _entry.running = False
+        yield active
 
 
 def _leave_legacy_multipage_mode() -> None:
@@ -237,7 +231,7 @@ def open_page_with(page: str, setup: Setup) -> None:
 def get_active() -> ActiveSetup:
     """The active setup for this run. A page run on its own (``streamlit run pages/x.py``, or
     ``AppTest.from_file("pages/x.py")``) draws the sidebar itself."""
-    if not getattr(_entry, "running", False):
+    if not fairshare.in_page_run():
         _leave_legacy_multipage_mode()
         st.session_state[_ACTIVE] = render_setup()
     return st.session_state[_ACTIVE]

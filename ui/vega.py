@@ -58,7 +58,7 @@ def mark(kind: str, **props: Any) -> dict:
 
 
 def layer(data: Any, mark_def: dict, name: str | None = None, **encoding: Any) -> dict:
-    """One layer: ``data`` is a frame (made a named dataset by ui.charts.k_chart) or a dataset's name."""
+    """One layer: ``data`` is a frame (made a named dataset by ui.charts.with_datasets) or a dataset's name."""
     spec = {"data": data if not isinstance(data, str) else {"name": data}, "mark": mark_def, "encoding": encoding}
     return {**spec, "name": name} if name else spec
 

@@ -567,6 +567,19 @@ _CHARTS_JS = """
 """
 
 
+def mark_chart_drawings(page) -> None:
+    """Mark every chart's drawing (its SVG node): see kept_chart_drawings."""
+    page.evaluate("""() => document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")
+                          .forEach(svg => { svg.__marked = true; })""")
+
+
+def kept_chart_drawings(page) -> list[bool]:
+    """For each chart on the page, whether its drawing is one mark_chart_drawings marked: a chart
+    whose Vega view was kept (only its data replaced) keeps its SVG node."""
+    return page.evaluate("""() => [...document.querySelectorAll("[data-testid='stVegaLiteChart'] svg.marks")]
+                                 .map(svg => !!svg.__marked)""")
+
+
 def charts(page) -> list[dict]:
     """Each Vega-Lite chart: renderer, drawn size and how many marks (or painted pixels) it has."""
     return page.evaluate(_CHARTS_JS)

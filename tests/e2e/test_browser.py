@@ -20,8 +20,9 @@ from core import METHODS, Options, build_problem, run
 from ui.links import PRESETS, Setup, setup_to_query
 
 from .support import (IDLE, SCREENSHOTS, PageWatch, app_url, background_luminance, blank_charts, capture_compare, cell,
-                      eventually, exceptions, horizontal_overflow, interact, latex_sources, method_panel,
-                      off_colour_points, open_app, screenshot, script_runs, wait_for_charts)
+                      eventually, exceptions, horizontal_overflow, interact, kept_chart_drawings, latex_sources,
+                      mark_chart_drawings, method_panel, off_colour_points, open_app, screenshot, script_runs,
+                      wait_for_charts)
 
 pytestmark = pytest.mark.e2e
 
@@ -453,8 +454,7 @@ def test_click_on_the_picture_starts_every_method_there(server, browser, touch) 
         x, y = box["x"] + box["width"] * 0.4, box["y"] + box["height"] * 0.45
         # every chart's drawing, marked: the spec does not change with the start, so each chart keeps
         # its Vega view and only its data are replaced (ui.vega: a click redraws ~0.3 s sooner)
-        page.evaluate("() => document.querySelectorAll(\"[data-testid='stVegaLiteChart'] svg.marks\")"
-                      ".forEach(svg => { svg.__before_click = true; })")
+        mark_chart_drawings(page)
         if touch:
             interact(page, lambda: page.touchscreen.tap(x, y))
         else:
@@ -476,8 +476,7 @@ def test_click_on_the_picture_starts_every_method_there(server, browser, touch) 
         setup = Setup(DEFAULT.function, ", ".join(format(v, "g") for v in x0), DEFAULT.methods)
         assert_tables_match_engine(page, setup)
         assert page.get_by_role("textbox", name="Start point").input_value() == ", ".join(format(v, "g") for v in x0)
-        kept = page.evaluate("() => [...document.querySelectorAll(\"[data-testid='stVegaLiteChart'] svg.marks\")]"
-                             ".map(svg => !!svg.__before_click)")
+        kept = kept_chart_drawings(page)
         assert len(kept) == expected_chart_count(DEFAULT) and all(kept), kept
         assert not exceptions(page) and not watch.problems(), watch.problems()
         screenshot(page, "compare_clicked_start_phone" if touch else "compare_clicked_start")
