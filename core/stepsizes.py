@@ -3,8 +3,9 @@
 Fixed η and the model minimum are one line of arithmetic over the batch; Armijo backtracking
 runs its trials for every searching start at once; the Wolfe search and the exact line minimum
 are scalar algorithms (branches per start) whose starts advance in lockstep, each trial's f or g
-evaluated for all of them in one call (_RowSearch); the trust region solves its subproblem start
-by start. All through the same counted evaluations.
+evaluated for all of them in one call (_RowSearch); the trust region solves the subproblems of all
+its starts together (each row's secular-equation iteration its own) and judges their trials in
+one call of f per round. All through the same counted evaluations.
 
 The precision-limit rule, shared by every search: where f(x + ηd) and f(x) are equal to f's
 rounding, f cannot judge the step (near a minimum the decrease falls below the last digit of f,
@@ -17,12 +18,12 @@ when |φ'(η)| <= LEVEL_SLOPE |φ'(0)| (steepest descent zig-zags, so ||g|| may 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable, Generator
+from typing import Any, Callable, Generator, Iterator
 
 import numpy as np
 
 from .blocks import EPS, Batch, Field, Rule, State, StepSize, Stops, Work
-from .directions import _dot, model_curvature
+from .directions import _dot, _matvec, model_curvature
 
 # Two values of f closer than this (relative) are the same number to f's own rounding: a sum of
 # terms loses a few ulps of its largest term, so a few dozen eps, not one.
@@ -172,6 +173,36 @@ Request = tuple[str, np.ndarray]  # ("f" or "g", the point): what a search asks 
 Search = Generator[Request, Any, "dict[str, Any] | tuple[str, str]"]
 
 
+def in_lockstep(searches: dict[int, Search], work: Work) -> Iterator[tuple[int, Any]]:
+    """Run every start's search together: each round, the f (then the g) every waiting search
+    asks for is evaluated for all of them in one compiled call and sent back. Yields (start,
+    what its search returned) as each one finishes. Only the evaluations are shared: each
+    search's arithmetic is its own, so a start's outcome is the one it gets alone."""
+    asked: dict[int, Request] = {}  # start -> what its search waits for
+    finished: list[tuple[int, Any]] = []
+
+    def advance(i: int, answer: Any) -> None:
+        try:
+            asked[i] = searches[i].send(answer)
+        except StopIteration as done:
+            asked.pop(i, None)
+            finished.append((i, done.value))
+
+    for i in searches:
+        advance(i, None)
+    while True:
+        yield from finished
+        finished.clear()
+        if not asked:
+            return
+        for kind, evaluate in (("f", work.values), ("g", work.gradients)):
+            rows = [i for i, (wanted, _) in asked.items() if wanted == kind]
+            if rows:
+                answers = evaluate(np.array(rows), np.stack([asked[i][1] for i in rows]))
+                for i, answer in zip(rows, answers):
+                    advance(i, answer)
+
+
 class _Line:
     """phi(eta) = f(x + eta d) and phi'(eta) = g(x + eta d)'d for one start. Each is a generator:
     ``value = yield from line.value(eta)`` asks the batch driver (_RowSearch.size) for f at the
@@ -223,22 +254,6 @@ class _RowSearch(Rule):
         slopes = _dot(at.g, direction)
         lines: dict[int, _Line] = {}
         searches: dict[int, Search] = {}
-        asked: dict[int, Request] = {}  # start -> what its search waits for
-
-        def advance(i: int, answer: Any) -> None:
-            try:
-                asked[i] = searches[i].send(answer)
-            except StopIteration as done:
-                asked.pop(i, None)
-                outcome = done.value
-                if isinstance(outcome, tuple):
-                    stops[i] = outcome
-                    return
-                eta[i], f_next[i] = outcome["eta"], outcome["f"]
-                if outcome["eta"] in lines[i].gradients:
-                    g_next[i] = lines[i].gradients[outcome["eta"]]
-                for name in info:
-                    info[name][i] = outcome.get(name, info[name][i])
 
         for i in range(size):
             slope = float(slopes[i])
@@ -247,14 +262,15 @@ class _RowSearch(Rule):
                 continue
             lines[i] = _Line(at.x[i], direction[i])
             searches[i] = self.search(lines[i], at, i, slope, new_state, work)
-            advance(i, None)
-        while asked:
-            for kind, evaluate in (("f", work.values), ("g", work.gradients)):
-                rows = [i for i, (wanted, _) in asked.items() if wanted == kind]
-                if rows:
-                    answers = evaluate(np.array(rows), np.stack([asked[i][1] for i in rows]))
-                    for i, answer in zip(rows, answers):
-                        advance(i, answer)
+        for i, outcome in in_lockstep(searches, work):
+            if isinstance(outcome, tuple):
+                stops[i] = outcome
+                continue
+            eta[i], f_next[i] = outcome["eta"], outcome["f"]
+            if outcome["eta"] in lines[i].gradients:
+                g_next[i] = lines[i].gradients[outcome["eta"]]
+            for name in info:
+                info[name][i] = outcome.get(name, info[name][i])
         return StepSize(eta, direction, info, stops, new_state, f_next, g_next)
 
     def search(self, line: _Line, at: Batch, i: int, slope: float, state: State,
@@ -479,61 +495,72 @@ class TrustRegion(Rule):
         return {"radius": np.full(size, float(options.radius))}
 
     def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        # Every start's trials advance together: a round solves the subproblem of each start
+        # still looking for a step, evaluates f at all their trial points in one call, and
+        # accepts or shrinks each on its own numbers (row-wise arithmetic: a start's step is
+        # the one it takes alone).
         size, n = at.g.shape
         eigenvalues, vectors = np.linalg.eigh(at.hessian)
         work.solved(np.arange(size))
         steps = np.full((size, n), np.nan)
-        radius = state["radius"].copy()
+        next_radius = state["radius"].copy()
         info = {name: spec.empty(size) for name, spec in self.fields.items()}
         f_next, g_next = _no_evaluations(size, n)
         stops: Stops = {}
-        for i in range(size):
-            outcome = self._row(work, at, i, eigenvalues[i], vectors[i], float(radius[i]))
-            if isinstance(outcome, tuple):
-                stops[i] = outcome
-                continue
-            steps[i], f_next[i], radius[i] = outcome.pop("p"), outcome.pop("f"), outcome.pop("next_radius")
-            if "g" in outcome:
-                g_next[i] = outcome.pop("g")
-            for name, value in outcome.items():
-                info[name][i] = value
-        return StepSize(np.ones(size), steps, info, stops, {"radius": radius}, f_next, g_next)
-
-    def _row(self, work: Work, at: Batch, i: int, eigenvalues: np.ndarray, vectors: np.ndarray,
-             radius: float) -> dict[str, Any] | tuple[str, str]:
-        g, f0, hessian = at.g[i], float(at.f[i]), at.hessian[i]
-        local = np.array([i])
-        unresolved = False
+        c1 = work.option("c1")
+        grad_norm = _norm(at.g)
+        unresolved = np.zeros(size, dtype=bool)
+        radius = state["radius"].copy()  # the radius of each start's next trial
+        looking = np.arange(size)
         for rejected in range(TRUST_SHRINKS):
-            p, boundary = solve_subproblem(g, eigenvalues, vectors, radius)
-            predicted = -float(g @ p + 0.5 * p @ hessian @ p)
-            x_trial = at.x[i] + p
-            f_trial = float(work.values(local, x_trial[None])[0])
-            f_trial = f_trial if math.isfinite(f_trial) else math.inf
+            g, r = at.g[looking], radius[looking]
+            p, boundary = solve_subproblems(g, eigenvalues[looking], vectors[looking], r)
+            predicted = -(_dot(g, p) + 0.5 * _dot(p, _matvec(at.hessian[looking], p)))
+            x_trial = at.x[looking] + p
+            f_trial = work.values(looking, x_trial)
+            f_trial = np.where(np.isfinite(f_trial), f_trial, np.inf)
+            f0 = at.f[looking]
             actual = f0 - f_trial
-            ratio = actual / predicted if predicted > 0 else -math.inf
-            length = float(np.linalg.norm(p))
-            accepted, by_gradient, gradient = ratio > TRUST_ACCEPT and actual > 0, False, None
-            if not accepted and math.isfinite(f_trial) and within_rounding(f_trial, f0):
-                unresolved = True
-                gradient = work.gradients(local, x_trial[None])[0]
-                norm = float(np.linalg.norm(gradient))
-                by_gradient = accepted = math.isfinite(norm) and norm <= (1 - work.option("c1")) * float(np.linalg.norm(g))
-            if accepted:
-                next_radius = radius
-                if ratio < 0.25 and not by_gradient:
-                    next_radius = 0.25 * length
-                elif ratio > 0.75 and boundary:
-                    next_radius = min(2 * radius, TRUST_MAX_RADIUS)
-                out = {"p": p, "f": f_trial, "next_radius": next_radius, "radius": radius, "ratio": ratio,
-                       "rejected": rejected, "boundary": boundary, "by_gradient": by_gradient}
-                if gradient is not None:
-                    out["g"] = gradient
-                return out
-            radius = 0.25 * (length if length > 0 else radius)
-            if radius <= EPS * max(1.0, float(np.linalg.norm(at.x[i]))):
+            ratio = np.where(predicted > 0, actual / np.where(predicted > 0, predicted, 1.0), -np.inf)
+            length = _norm(p)
+            accepted = (ratio > TRUST_ACCEPT) & (actual > 0)
+            by_gradient = np.zeros(looking.size, dtype=bool)
+            check = np.flatnonzero(~accepted & np.isfinite(f_trial) & within_rounding(f_trial, f0))
+            if check.size:
+                unresolved[looking[check]] = True
+                gradient = work.gradients(looking[check], x_trial[check])
+                norm = _norm(gradient)
+                by_gradient[check] = np.isfinite(norm) & (norm <= (1 - c1) * grad_norm[looking[check]])
+                accepted |= by_gradient
+                taken_gradient = check[by_gradient[check]]
+                g_next[looking[taken_gradient]] = gradient[by_gradient[check]]
+            done = looking[accepted]
+            new = r[accepted].copy()
+            shrink = (ratio[accepted] < 0.25) & ~by_gradient[accepted]
+            grow = ~shrink & (ratio[accepted] > 0.75) & boundary[accepted]
+            new[shrink] = 0.25 * length[accepted][shrink]
+            new[grow] = np.minimum(2 * r[accepted][grow], TRUST_MAX_RADIUS)
+            steps[done], f_next[done], next_radius[done] = p[accepted], f_trial[accepted], new
+            for name, values in (("radius", r), ("ratio", ratio), ("boundary", boundary), ("by_gradient", by_gradient)):
+                info[name][done] = values[accepted]
+            info["rejected"][done] = rejected
+            # the others try again from the same x with a quarter of the step's length
+            again = ~accepted
+            shrunk = 0.25 * np.where(length > 0, length, r)
+            radius[looking[again]] = shrunk[again]
+            vanished = again & (shrunk <= EPS * np.maximum(1.0, _norm(at.x[looking])))
+            for i in looking[vanished]:
+                stops[int(i)] = self._failure(at, i, unresolved[i], radius[i], grad_norm[i])
+            looking = looking[again & ~vanished]
+            if not looking.size:
                 break
-        return _failure(f0, float(np.linalg.norm(g)), unresolved,
+        for i in looking:
+            stops[int(i)] = self._failure(at, i, unresolved[i], radius[i], grad_norm[i])
+        return StepSize(np.ones(size), steps, info, stops, {"radius": next_radius}, f_next, g_next)
+
+    @staticmethod
+    def _failure(at: Batch, i: int, unresolved: bool, radius: float, grad_norm: float) -> tuple[str, str]:
+        return _failure(float(at.f[i]), float(grad_norm), bool(unresolved),
                         f"the trust region shrank to {radius:.2g} without a step that decreased f")
 
     def describe(self, info: dict[str, Any]) -> str:
@@ -542,64 +569,89 @@ class TrustRegion(Rule):
         return f"Δ = {info['radius']:.3g}, ρ = {info['ratio']:.3g}, step {where}{rejected}" + _search_note(info)
 
 
-def solve_subproblem(g: np.ndarray, eigenvalues: np.ndarray, vectors: np.ndarray,
-                     radius: float) -> tuple[np.ndarray, bool]:
-    """The minimiser p of g'p + p'Hp/2 over ||p|| <= radius, H = V diag(eigenvalues) V'
+def _norm(vectors: np.ndarray) -> np.ndarray:
+    """Row-wise Euclidean norms of (b, n), each row's own sum (no scaling: inf where it overflows)."""
+    return np.sqrt(_dot(vectors, vectors))
+
+
+def solve_subproblems(g: np.ndarray, eigenvalues: np.ndarray, vectors: np.ndarray,
+                      radius: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For each row, the minimiser p of g'p + p'Hp/2 over ||p|| <= radius, H = V diag(eigenvalues) V'
     (Nocedal & Wright 4.3): p(lambda) = -(H + lambda I)^-1 g with lambda >= max(0, -lambda_min)
     and lambda (radius - ||p||) = 0; in the hard case (g orthogonal to the lowest eigenvector)
-    p(-lambda_min) plus a multiple of that eigenvector reaching the boundary. Returns (p, on the
-    boundary)."""
-    coefficients = vectors.T @ g
-    lowest = float(eigenvalues[0])
-    scale = max(1.0, float(np.abs(eigenvalues).max()))
+    p(-lambda_min) plus a multiple of that eigenvector reaching the boundary. Returns p (b, n) and
+    whether each is on the boundary (b,). Rows are solved together; each row's numbers are its own."""
+    size, n = g.shape
+    coefficients = np.einsum("bji,bj->bi", vectors, g)
+    lowest = eigenvalues[:, 0]
+    scale = np.maximum(1.0, np.abs(eigenvalues).max(axis=1))
+    p = np.full((size, n), np.nan)
+    boundary = np.ones(size, dtype=bool)
 
-    def step(shift: float) -> np.ndarray:
+    def step(rows: np.ndarray, shift: np.ndarray) -> np.ndarray:
         with np.errstate(all="ignore"):
-            return -vectors @ (coefficients / (eigenvalues + shift))
+            return -np.einsum("bij,bj->bi", vectors[rows], coefficients[rows] / (eigenvalues[rows] + shift[:, None]))
 
-    if lowest > 0:
-        p = step(0.0)
-        if float(np.linalg.norm(p)) <= radius:
-            return p, False
-    floor = max(0.0, -lowest)
+    rows = np.arange(size)
+    inside = np.flatnonzero(lowest > 0)
+    if inside.size:
+        newton = step(inside, np.zeros(inside.size))
+        fits = _norm(newton) <= radius[inside]
+        p[inside[fits]], boundary[inside[fits]] = newton[fits], False
+        rows = np.setdiff1d(rows, inside[fits])
+    floor = np.maximum(0.0, -lowest)
     # hard case: g has (almost) no component along the eigenvectors of lambda_min
-    bottom = np.abs(eigenvalues - lowest) <= 1e-12 * scale
-    if np.all(np.abs(coefficients[bottom]) <= 1e-12 * max(1.0, float(np.linalg.norm(g)))):
-        others = np.where(bottom, 0.0, coefficients)
+    bottom = np.abs(eigenvalues - lowest[:, None]) <= 1e-12 * scale[:, None]
+    small = np.abs(coefficients) <= 1e-12 * np.maximum(1.0, _norm(g))[:, None]
+    hard = rows[np.all(small | ~bottom, axis=1)[rows]]
+    if hard.size:
         with np.errstate(all="ignore"):
-            p = -vectors @ np.where(bottom, 0.0, others / (eigenvalues + floor))
-        gap = radius ** 2 - float(p @ p)
-        if gap >= 0:
-            return p + math.sqrt(gap) * vectors[:, 0], True
-    # the secular equation 1/||p(lambda)|| = 1/radius, by Newton's method on lambda (N&W Alg. 4.3)
-    # from the right of the pole, safeguarded by a bracket [lo, hi]
-    # ||p(lambda)|| <= ||g|| / (lambda_min + lambda) <= radius at lambda = floor + ||g||/radius: the
-    # bracket's right end, however large |H| is (H = diag(2e200, 2) needs lambda = 2, nothing near 1e200)
-    lo = floor
-    hi = floor + float(np.linalg.norm(g)) / radius
-    shift = floor + min(max(1e-12 * scale, 1e-3 * (hi - lo)), 0.5 * (hi - lo))
+            others = np.where(bottom[hard], 0.0, coefficients[hard] / (eigenvalues[hard] + floor[hard, None]))
+        q = -np.einsum("bij,bj->bi", vectors[hard], others)
+        gap = radius[hard] ** 2 - _dot(q, q)
+        reach = gap >= 0
+        p[hard[reach]] = q[reach] + np.sqrt(gap[reach])[:, None] * vectors[hard[reach], :, 0]
+        rows = np.setdiff1d(rows, hard[reach])
+    if rows.size:
+        p[rows] = _secular(step, rows, coefficients, eigenvalues, floor, scale, g, radius)
+    return p, boundary
+
+
+def _secular(step: Callable[[np.ndarray, np.ndarray], np.ndarray], rows: np.ndarray, coefficients: np.ndarray,
+             eigenvalues: np.ndarray, floor: np.ndarray, scale: np.ndarray, g: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """p on the boundary for ``rows``: the secular equation 1/||p(lambda)|| = 1/radius, by Newton's
+    method on lambda (N&W Alg. 4.3) from the right of the pole, safeguarded by a bracket [lo, hi]
+    (each row iterating until its own test holds).
+
+    ||p(lambda)|| <= ||g|| / (lambda_min + lambda) <= radius at lambda = floor + ||g||/radius: the
+    bracket's right end, however large |H| is (H = diag(2e200, 2) needs lambda = 2, nothing near 1e200)."""
+    floor, radius = floor[rows], radius[rows]
+    lo = floor.copy()
+    hi = floor + _norm(g[rows]) / radius
+    shift = floor + np.minimum(np.maximum(1e-12 * scale[rows], 1e-3 * (hi - lo)), 0.5 * (hi - lo))
+    going = np.arange(rows.size)
     for _ in range(100):
-        p = step(shift)
-        norm = float(np.linalg.norm(p))
-        if not math.isfinite(norm) or norm > radius:
-            lo = shift
-        else:
-            hi = shift
-        if math.isfinite(norm) and abs(norm - radius) <= 1e-10 * radius:
+        if not going.size:
             break
+        at = rows[going]
+        s, r = shift[going], radius[going]
+        norm = _norm(step(at, s))
+        outside = ~np.isfinite(norm) | (norm > r)
+        lo[going[outside]], hi[going[~outside]] = s[outside], s[~outside]
+        landed = np.isfinite(norm) & (np.abs(norm - r) <= 1e-10 * r)
+        going, s, r, norm, at = going[~landed], s[~landed], r[~landed], norm[~landed], at[~landed]
         with np.errstate(all="ignore"):
-            derivative = float(np.sum(coefficients ** 2 / (eigenvalues + shift) ** 3))
-            newton = shift + (norm / radius - 1) * norm ** 2 / derivative if derivative > 0 else math.nan
-        if lo < newton < hi:
-            shift = newton
-        else:  # bisect the distance to the pole on a log scale: the bracket may span many decades
-            below, above = lo - floor, hi - floor
-            shift = floor + math.sqrt(max(below, EPS * above) * above)
-        if hi - lo <= 4 * EPS * hi:
-            break
-    p = step(shift)
-    norm = float(np.linalg.norm(p))
-    return (p * min(1.0, radius / norm) if norm > 0 else p), True
+            derivative = np.sum(coefficients[at] ** 2 / (eigenvalues[at] + s[:, None]) ** 3, axis=1)
+            newton = np.where(derivative > 0, s + (norm / r - 1) * norm ** 2 / derivative, np.nan)
+            low, high = lo[going], hi[going]
+            below, above = low - floor[going], high - floor[going]
+            bisect = floor[going] + np.sqrt(np.maximum(below, EPS * above) * above)
+        shift[going] = np.where((low < newton) & (newton < high), newton, bisect)
+        going = going[~(high - low <= 4 * EPS * high)]
+    p = step(rows, shift)
+    norm = _norm(p)
+    with np.errstate(all="ignore"):
+        return np.where((norm > 0)[:, None], p * np.minimum(1.0, radius / norm)[:, None], p)
 
 
 def rule_options(*rules: Rule) -> tuple[str, ...]:

@@ -237,6 +237,63 @@ def test_a_trust_region_needs_no_fallback_at_a_saddle():
     np.testing.assert_allclose(np.abs(trace.x[-1]), [0, math.sqrt(2)], atol=1e-7)
 
 
+def _subproblem(hessian, g, radius):
+    from core.stepsizes import solve_subproblems
+    hessian, g = np.asarray(hessian, dtype=float), np.asarray(g, dtype=float)
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    return solve_subproblems(g, eigenvalues, vectors, np.asarray(radius, dtype=float))
+
+
+# (H, g, radius) -> p by hand: inside (the Newton step -H^-1 g fits); on the boundary of a PD H
+# (4 / (2 + lambda) = 1: lambda = 2); indefinite H (1 / (lambda - 2) = 1/2: lambda = 4); the hard
+# case (g has no part along H's lowest eigenvector e1: lambda = 2 gives -(0, 2/4) and the rest of
+# the radius goes along e1, sqrt(2^2 - 0.5^2) = sqrt(3.75), either sign)
+SUBPROBLEMS = [
+    (np.diag([2.0, 4.0]), [2.0, 4.0], 10.0, [-1.0, -1.0], False),
+    (np.diag([2.0, 2.0]), [4.0, 0.0], 1.0, [-1.0, 0.0], True),
+    (np.diag([-2.0, 2.0]), [1.0, 0.0], 0.5, [-0.5, 0.0], True),
+    (np.diag([-2.0, 2.0]), [0.0, 2.0], 2.0, [math.sqrt(3.75), -0.5], True),
+]
+
+
+def test_the_trust_region_subproblem_by_hand_and_row_by_row():
+    hessians = np.array([case[0] for case in SUBPROBLEMS])
+    g = np.array([case[1] for case in SUBPROBLEMS])
+    radius = np.array([case[2] for case in SUBPROBLEMS])
+    together, on_boundary = _subproblem(hessians, g, radius)
+    for i, (_, _, _, expected, boundary) in enumerate(SUBPROBLEMS):
+        np.testing.assert_allclose(np.abs(together[i]) if i == 3 else together[i],
+                                   [abs(v) for v in expected] if i == 3 else expected, rtol=1e-9, atol=1e-12)
+        assert on_boundary[i] == boundary
+        alone, _ = _subproblem(hessians[i:i + 1], g[i:i + 1], radius[i:i + 1])
+        np.testing.assert_array_equal(alone[0], together[i])  # a row's numbers are its own
+    assert together[3][1] == pytest.approx(-0.5)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(-10, 10), min_size=5, max_size=5), st.floats(0.01, 10))
+def test_the_trust_region_subproblem_beats_every_point_of_the_disc(numbers, radius):
+    a, b, c, g1, g2 = numbers
+    hessian, g = np.array([[a, b], [b, c]]), np.array([g1, g2])
+    p, _ = _subproblem(hessian[None], g[None], [radius])
+    p = p[0]
+
+    def model(q):
+        return q @ g + 0.5 * q @ hessian @ q
+
+    assert np.linalg.norm(p) <= radius * (1 + 1e-9)
+    eigenvalues, vectors = np.linalg.eigh(hessian)
+    with np.errstate(all="ignore"):
+        newton_length = np.linalg.norm((vectors.T @ g) / eigenvalues)
+    if eigenvalues[0] <= 0 or not newton_length <= radius * (1 + 1e-6):
+        assert np.linalg.norm(p) == pytest.approx(radius, rel=1e-9)  # no minimum inside: p is on the boundary
+    angles = np.linspace(0, 2 * np.pi, 90, endpoint=False)
+    for scale in np.linspace(0, 1, 12):
+        for angle in angles:
+            q = scale * radius * np.array([np.cos(angle), np.sin(angle)])
+            assert model(p) <= model(q) + 1e-9 * max(1.0, abs(model(q)))
+
+
 # -- the methods x problems table -------------------------------------------------------------
 
 # a 20-variable PD quadratic short enough to type: H tridiagonal, 2(i + 1) on the diagonal and 1
