@@ -1,12 +1,13 @@
 """How the cost of one step grows with the number of variables n (the other half of seed 001's
 question: "the cost of this correction is the cost of inverting a d×d matrix").
 
-A family of functions, one for every n (the extended Rosenbrock, a chain of log cosh), is run for
-n = 2..20 by each method; the seconds per step are measured. Beside them stands each method's
-model a + b·nᵖ, p from the method (:attr:`core.methods.Method.work_power`: 1 when a step touches
-vectors only, 2 with H or a dense n×n matrix, 3 with a solve or an eigendecomposition), a and b
-fitted to those measurements, and extrapolated - labelled as such - to sizes no page can run,
-where the n×n Hessian alone no longer fits in memory and only gradient methods remain.
+A family of functions, one for every n (the extended Rosenbrock, a chain of log cosh, or one a
+visitor types in core.families' sum notation), is run for n = 2..20 by each method; the seconds
+per step are measured. Beside them stands each method's model a + b·nᵖ, p from the method
+(:attr:`core.methods.Method.work_power`: 1 when a step touches vectors only, 2 with H or a dense
+n×n matrix, 3 with a solve or an eigendecomposition), a and b fitted to those measurements, and
+extrapolated - labelled as such - to sizes no page can run, where the n×n Hessian alone no
+longer fits in memory and only gradient methods remain.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from .families import expand_family, repeat_start, start_pattern
 from .methods import get_method
 from .options import Options
 from .problem import Problem
@@ -32,26 +34,37 @@ MEMORY_BYTES = 2 ** 30  # "does not fit": an n x n matrix of float64 above 1 GiB
 
 @dataclass(frozen=True)
 class Family:
-    """A function for every n, and where to start it."""
+    """A function for every n, written in core.families' notation, and where to start it (a
+    list of numbers repeated to length n)."""
 
     label: str
-    text: Callable[[int], str]
-    start: Callable[[int], list[float]]
+    notation: str
+    start_pattern: tuple[float, ...]
     sizes: tuple[int, ...] = GROWTH_SIZES
 
+    def text(self, n: int) -> str:
+        """The function of x1..xn (raises ParseError where the notation does not hold at n)."""
+        return expand_family(self.notation, n)
 
-def _extended_rosenbrock(n: int) -> str:
-    pairs = [f"100(x{2 * i + 2} - x{2 * i + 1}^2)^2 + (1 - x{2 * i + 1})^2" for i in range(n // 2)]
-    return " + ".join(pairs)
+    def start(self, n: int) -> list[float]:
+        return repeat_start(self.start_pattern, n)
+
+
+def typed_family(notation: str, start: str) -> Family:
+    """A family a visitor typed, checked at every size it will be measured at (the notation
+    only: the parse of each written-out f comes when it is measured). Raises ParseError."""
+    family = Family(notation.strip(), notation.strip(), start_pattern(start))
+    for n in family.sizes:
+        family.text(n)
+    return family
 
 
 FAMILIES: dict[str, Family] = {
-    "rosenbrock": Family("extended Rosenbrock Σ 100(x₂ᵢ − x₂ᵢ₋₁²)² + (1 − x₂ᵢ₋₁)²", _extended_rosenbrock,
-                         lambda n: [-1.2, 1.0] * (n // 2)),
+    "rosenbrock": Family("extended Rosenbrock Σ 100(x₂ᵢ − x₂ᵢ₋₁²)² + (1 − x₂ᵢ₋₁)²",
+                         "sum(100(x[2i] - x[2i-1]^2)^2 + (1 - x[2i-1])^2, i = 1..n/2)", (-1.2, 1.0)),
     # Σ log cosh has no finite-step solution (Newton takes many steps there too) and a tridiagonal H.
-    "logcosh": Family("Σ log(cosh(xᵢ − xᵢ₊₁)) + Σ xᵢ²/10", lambda n: " + ".join(
-        [f"log(cosh(x{i} - x{i + 1}))" for i in range(1, n)] + [f"x{i}^2/10" for i in range(1, n + 1)]),
-        lambda n: [float(i % 3) for i in range(1, n + 1)]),
+    "logcosh": Family("Σ log(cosh(xᵢ − xᵢ₊₁)) + Σ xᵢ²/10",
+                      "sum(log(cosh(x[i] - x[i+1])), i = 1..n-1) + sum(x[i]^2/10, i = 1..n)", (1.0, 2.0, 0.0)),
 }
 
 
@@ -147,5 +160,5 @@ def largest_practical_n(model: GrowthModel, seconds: float = 1.0) -> float:
     return ((seconds - model.overhead_s) / model.per_unit_s) ** (1.0 / model.power)
 
 
-__all__ = ["Family", "FAMILIES", "GROWTH_SIZES", "GROWTH_STEPS", "GROWTH_REPEATS", "EXTRAPOLATED_SIZES", "GrowthPoint",
+__all__ = ["Family", "FAMILIES", "typed_family", "GROWTH_SIZES", "GROWTH_STEPS", "GROWTH_REPEATS", "EXTRAPOLATED_SIZES", "GrowthPoint",
            "GrowthModel", "MEMORY_BYTES", "hessian_bytes", "measure_growth", "fit_growth", "largest_practical_n"]

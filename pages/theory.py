@@ -11,10 +11,12 @@ from core.analysis import local_analysis
 from core.linalg import LinAlgError
 from core.quadratic import quadratic_constants
 from core.predictions import Prediction
-from core.growth import EXTRAPOLATED_SIZES, FAMILIES, GROWTH_SIZES, fit_growth, hessian_bytes
+from core.problem import ServerBusy
+from core.families import EXAMPLE, MAX_FAMILY_LENGTH
+from core.growth import EXTRAPOLATED_SIZES, FAMILIES, GROWTH_SIZES, Family, fit_growth, hessian_bytes, typed_family
 from core.theory import ObservedRates, cost_of, observed_rates, observed_value, predict, verdict
-from ui.compute import measure_growths, run_methods
-from ui.latex import show_formula
+from ui.compute import load_problem, measure_growths, run_methods
+from ui.latex import formula_fits, show_formula
 from ui.panels import iterate_picker, status_text
 from ui.sidebar import require_ready
 from ui.teaching import (RATIO_FIELDS, expansion_at, growth_chart, growth_table, ratio_chart, show_prediction,
@@ -137,9 +139,28 @@ def theory_page() -> None:
     per_step(problem, traces, observed, predictions)
 
 
+TYPED_FAMILY = "typed"
+SHOWN_SIZE = 6  # the family is shown written out at this n (a measured size: its parse is the one measured)
+
+
+def family_label(key: str) -> str:
+    return FAMILIES[key].label if key in FAMILIES else "one you type"
+
+
+def chosen_family() -> Family:
+    """The family the widgets say now; raises ParseError for a typed one outside the notation."""
+    key = st.session_state.get("growth_family", next(iter(FAMILIES)))
+    if key in FAMILIES:
+        return FAMILIES[key]
+    return typed_family(st.session_state.get("growth_notation", EXAMPLE), st.session_state.get("growth_start", "-1.2, 1"))
+
+
 def measure_growth_now(methods: tuple[str, ...]) -> None:
     """The button's callback: measure the family chosen now (a click may come with a new choice)."""
-    st.session_state["growth_measured"] = (st.session_state["growth_family"], methods)
+    try:
+        st.session_state["growth_measured"] = (chosen_family(), methods)
+    except ParseError:
+        st.session_state["growth_measured"] = None  # the page says why
 
 
 @st.fragment
@@ -150,8 +171,21 @@ def cost_growth(methods: tuple[str, ...]) -> None:
                "step touches n numbers. On a family of functions, one for every n, each chosen method is timed for "
                "n = 2..20 (CPU time per step, the least of 3 runs); the dashed lines are each method's model "
                "a + b·nᵖ fitted to those points and **extrapolated** to sizes no page here can run.")
-    family = st.radio("Family", list(FAMILIES), format_func=lambda f: FAMILIES[f].label, key="growth_family",
-                      horizontal=True)
+    key = st.radio("Family", [*FAMILIES, TYPED_FAMILY], format_func=family_label, key="growth_family", horizontal=True)
+    if key == TYPED_FAMILY:
+        left, right = st.columns([3, 1])
+        left.text_input("f for every n", value=EXAMPLE, key="growth_notation", max_chars=MAX_FAMILY_LENGTH,
+                        help="A sum over an index: sum(TERM, i = 1..n). The variables are x[1] .. x[n]: x[i], x[i+1], "
+                             "x[2i-1], x[n]. Indices and bounds are whole-number arithmetic in n, i, j, k.")
+        right.text_input("Start, repeated to n", value="-1.2, 1", key="growth_start",
+                         help="Numbers separated by commas, repeated to length n: -1.2, 1 gives (-1.2, 1, -1.2, 1, …)")
+    try:
+        family = chosen_family()
+    except ParseError as err:
+        st.error(f"{err}")
+        return
+    if not show_family(family):
+        return
     st.button("Measure for n = " + ", ".join(map(str, GROWTH_SIZES)), key="growth_measure", icon=":material/timer:",
               on_click=measure_growth_now, args=(methods,))
     if st.session_state.get("growth_measured") != (family, methods):
@@ -160,8 +194,9 @@ def cost_growth(methods: tuple[str, ...]) -> None:
     try:
         with st.spinner("Differentiating the family and timing every method…"):
             points = measure_growths(family, methods)
-    except ParseError as err:  # the server is busy (a full slow lane) or too slow for the family
-        st.warning(f"Could not measure now: {err}. Press the button again in a moment.")
+    except ParseError as err:  # the server is busy (a full slow lane), too slow for the family, or refused its f
+        again = " Press the button again in a moment." if isinstance(err, ServerBusy) else ""
+        st.warning(f"Could not measure now: {err}.{again}")
         return
     models = fit_growth(points)
     if not models:
@@ -179,6 +214,23 @@ def cost_growth(methods: tuple[str, ...]) -> None:
                f"{hessian_bytes(EXTRAPOLATED_SIZES[-1]) / 2 ** 40:.2g} TiB: there only methods that never form H "
                "(gradient descent, momentum, CG, L-BFGS) remain. Measured on this server at small n, where a step "
                "costs mostly fixed overhead: the fitted b, and so the extrapolation, is rough.")
+
+
+def show_family(family: Family) -> bool:
+    """The family's notation, its start, and its f written out at SHOWN_SIZE; False (and the
+    parser's message) when that f is refused."""
+    start = ", ".join(f"{v:g}" for v in family.start_pattern)
+    st.caption(f"Typed as `{family.notation}`, started from ({start}, …) repeated to length n. "
+               f"At n = {SHOWN_SIZE}:")
+    problem, error = load_problem(family.text(SHOWN_SIZE))
+    if problem is None:
+        st.error(f"At n = {SHOWN_SIZE} the family's f is refused: {error}")
+        return False
+    if formula_fits(problem.latex["f"]):
+        st.markdown(f"$f = {problem.latex['f']}$")  # inline math: KaTeX breaks its lines at + on a phone
+    else:
+        show_formula("f", problem.latex["f"], f"f at n = {SHOWN_SIZE}")
+    return True
 
 
 @st.fragment

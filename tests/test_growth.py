@@ -49,8 +49,7 @@ def test_when_a_step_takes_a_second_by_hand():
 
 
 def test_measuring_on_tiny_sizes_counts_each_step():
-    family = Family("x1^2 + ... + xn^2", lambda n: " + ".join(f"x{i}^2" for i in range(1, n + 1)),
-                    lambda n: [1.0] * n, sizes=(2, 3))
+    family = Family("x1^2 + ... + xn^2", "sum(x[i]^2, i = 1..n)", (1.0,), sizes=(2, 3))
     measured = measure_growth(build_problem, family, ["gd", "newton"], budget_s=2.0, steps=5, repeats=1)
     assert {(p.method, p.n) for p in measured} == {("gd", 2), ("gd", 3), ("newton", 2), ("newton", 3)}
     newton = next(p for p in measured if p.method == "newton")
@@ -61,7 +60,9 @@ def test_measuring_on_tiny_sizes_counts_each_step():
 
 
 def test_the_families_are_what_they_say():
-    assert FAMILIES["rosenbrock"].text(4) == "100(x2 - x1^2)^2 + (1 - x1)^2 + 100(x4 - x3^2)^2 + (1 - x3)^2"
+    assert FAMILIES["rosenbrock"].text(4) == "((100(x2 - x1^2)^2 + (1 - x1)^2) + (100(x4 - x3^2)^2 + (1 - x3)^2))"
+    assert FAMILIES["rosenbrock"].start(5) == [-1.2, 1.0, -1.2, 1.0, -1.2]
+    assert FAMILIES["logcosh"].start(4) == [1.0, 2.0, 0.0, 1.0]
     for family in FAMILIES.values():
         for n in family.sizes:  # every size measured has exactly n variables and a start of n numbers
             assert len(set(re.findall(r"x\d+", family.text(n)))) == n == len(family.start(n))

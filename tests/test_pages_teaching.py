@@ -310,3 +310,25 @@ def test_domain_trouble_is_a_message(page):
     # sqrt(x) + x^2 from 1 with lr 10: the first fixed step lands at x < 0, outside the domain
     at = open_page(page, f="sqrt(x) + x^2", x0="1", methods="gd,gd-optimal,newton", lr="10")
     assert not at.exception
+
+
+def test_theory_page_measures_a_family_the_visitor_types():
+    """A family typed in the sum notation is shown written out at n = 6, then measured like the
+    presets; a family outside the notation gets the notation's message and nothing runs."""
+    at = open_page("pages/theory.py", methods="gd,newton")
+    at.radio(key="growth_family").set_value("typed").run(timeout=60)
+    at.text_input(key="growth_notation").set_value("sum(x[i]^2 + x[i]^4, i = 1..n) + sum(x[i] x[i+1], i = 1..n-1)")
+    at.text_input(key="growth_start").set_value("1, -1").run(timeout=60)
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any(r"x_{6}^{4}" in text.value for text in at.markdown)  # written out at n = 6
+    at.button(key="growth_measure").click().run(timeout=180)
+    assert not at.exception, [e.message for e in at.exception]
+    table = frame_with(at, "p").set_index("method")
+    assert table["p"].to_dict() == {"gd": "O(n^1)", "newton": "O(n^3)"}
+    assert (table["measured at n = 20"] > 0).all()
+
+    at.text_input(key="growth_notation").set_value("sum(x[i+1]^2, i = 1..n)").run(timeout=60)
+    assert not at.exception
+    assert [e.value for e in at.error] == ["at n = 2, i = 2: x[i + 1] is x[3], but the variables are x[1] .. x[n]: "
+                                           "change the sum's range"]
+    assert not any("grows as" in frame.value.columns for frame in at.dataframe)  # the old measurement is gone

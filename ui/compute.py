@@ -30,7 +30,7 @@ from core.parsing import normalise
 from core.problem import ServerBusy
 from core.run import RunCancelled
 from core.basins import BasinMap, View, compute_basins
-from core.growth import FAMILIES, GrowthPoint, measure_growth
+from core.growth import Family, GrowthPoint, measure_growth
 from core.sweep import Sweep, sweep_learning_rates
 
 from .budget import (BASINS_BUDGET_S, BASINS_CACHE_BYTES, GROWTH_BUDGET_S, PROBLEM_CACHE_BYTES, RUNS_BUDGET_S,
@@ -210,24 +210,26 @@ def run_basins(text: str, x0: tuple[float, ...], axes: tuple[int, ...], box: tup
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
-def growth_points(family: str, method: str, budget_s: float) -> list[GrowthPoint]:
+def growth_points(notation: str, start: tuple[float, ...], method: str, budget_s: float) -> list[GrowthPoint]:
     """One method's seconds per step on a family for n = 2..20 (core.growth.measure_growth),
-    cached server-wide: the same family and method cost the same for every visitor."""
+    cached server-wide on the family's notation and start: the same family and method cost the
+    same for every visitor."""
     def build(text: str) -> Problem:
         problem, error = load_problem(text)
         if problem is None:
             raise ParseError(error)
         return problem
     try:
-        return measure_growth(build, FAMILIES[family], [method], budget_s, should_stop=between_steps())
+        return measure_growth(build, Family(notation, notation, start), [method], budget_s, should_stop=between_steps())
     except RunCancelled:
         st.stop()
         raise  # pragma: no cover - st.stop raises
 
 
-def measure_growths(family: str, methods: tuple[str, ...]) -> list[GrowthPoint]:
+def measure_growths(family: Family, methods: tuple[str, ...]) -> list[GrowthPoint]:
     """Every method's points; the methods share GROWTH_BUDGET_S."""
-    return [point for method in methods for point in growth_points(family, method, GROWTH_BUDGET_S / len(methods))]
+    return [point for method in methods
+            for point in growth_points(family.notation, family.start_pattern, method, GROWTH_BUDGET_S / len(methods))]
 
 
 def check_start(problem: Problem, x0: tuple[float, ...]) -> str | None:
