@@ -472,7 +472,7 @@ def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -
             "speedup": loop_per_start * len(starts) / ends_s, "converged": int(np.sum(ends.status == "converged"))}
 
 
-def per_start_step_costs(size: int = 40_000, steps: int = 10, row_wise_size: int = 100) -> list[dict]:
+def per_start_step_costs(size: int = 40_000, steps: int = 10, row_wise_size: int = 1_000) -> list[dict]:
     """Seconds per start per step of every method on Himmelblau from ``size`` random starts
     (``row_wise_size`` for the methods whose step-size rule has scalar logic per start)."""
     from core import METHODS, run_batch

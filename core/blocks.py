@@ -173,6 +173,10 @@ class Rule:
     # replayed), "model" (the quadratic model's minimum along d), or "" (nothing along a line).
     line_view: str = ""
 
+    # Beside fixed-step GD's factors 1 - eta*lambda per eigen-direction (the learning-rate page):
+    # what a direction rule's step does beyond them ('' for -g itself, whose steps they describe).
+    beyond_gd_factors: str = ""
+
     def init(self, n: int, size: int, options: Options) -> State:
         return {}
 

@@ -128,6 +128,8 @@ class HeavyBall(Rule):
 
     memoryless = False  # the velocity keeps growing while x stands still
     options = ("beta",)
+    beyond_gd_factors = ("momentum adds β(x_k − x_{k−1}) to each step, so its own factor per eigenvalue is the "
+                         "spectral radius of a 2×2 iteration (the Theory page gives it)")
 
     def init(self, n: int, size: int, options: Options) -> State:
         return {"velocity": np.zeros((size, n))}
@@ -142,6 +144,8 @@ class Nesterov(Rule):
     v_{k+1} = beta v_k - g_k, d = beta v_{k+1} - g_k; the iterates are the look-ahead points."""
 
     memoryless = False
+    beyond_gd_factors = ("Nesterov adds β(x_k − x_{k−1}) and takes g where that velocity leads, so its own factor "
+                         "per eigenvalue is the spectral radius of a 2×2 iteration (the Theory page gives it)")
     options = ("beta",)
 
     def init(self, n: int, size: int, options: Options) -> State:
@@ -157,6 +161,8 @@ class AdamDirection(Rule):
     """Adam: running means m of g and v of g^2 (bias-corrected), d = -m^ / (sqrt(v^) + eps)."""
 
     memoryless = False
+    beyond_gd_factors = ("Adam divides each coordinate of its step by the running √v̂ of g², so its steps do not "
+                         "follow these factors: they show what η alone would do")
     options = ("beta1", "beta2", "eps")
 
     def init(self, n: int, size: int, options: Options) -> State:

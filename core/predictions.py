@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Callable
 
 import numpy as np
 
+from .latex import number_latex, vector_latex
 from .linalg import numerically_singular
 from .problem import EvaluationError, Problem
 
@@ -39,6 +40,7 @@ class Prediction:
     kind: str
     applies: bool
     reason: str
+    with_numbers: str = ""  # the formula with this run's numbers put in (LaTeX), where there is one
 
 
 
@@ -123,9 +125,11 @@ def fixed_rate_gd(s: Situation) -> Prediction:
     if rho >= 1:
         claim = (f"no contraction: η = {eta:.4g} ≥ 2/λmax = {s.constants.stability_limit:.4g}, so the error along "
                  "the top eigen-direction does not shrink")
+    terms = ", ".join(rf"|1-{number_latex(eta, 4)}\cdot {number_latex(lam, 4)}|" for lam in s.constants.eigenvalues)
     return Prediction(s.trace.method, claim, latex, "x_rate", rho, "asymptotic", True,
                       "f is quadratic with positive definite H (the rate is reached unless x₀ − x* has no "
-                      "component along the slowest eigen-direction)")
+                      "component along the slowest eigen-direction)",
+                      rf"\max\left({terms}\right) = {number_latex(rho, 6)}")
 
 
 def steepest_descent_exact(s: Situation) -> Prediction:
@@ -134,8 +138,12 @@ def steepest_descent_exact(s: Situation) -> Prediction:
     latex = r"\frac{f(x_{k+1})-f^*}{f(x_k)-f^*} \le \left(\frac{\kappa-1}{\kappa+1}\right)^2"
     if not s.pd_quadratic:
         return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
-    return Prediction(s.trace.method, claim, latex, "f_rate", s.constants.steepest_descent_bound, "bound", True,
-                      f"f is quadratic with positive definite H, κ = {s.constants.condition:.4g} (Kantorovich)")
+    c = s.constants
+    with_numbers = (rf"\kappa = \frac{{\lambda_{{max}}}}{{\lambda_{{min}}}} = \frac{{{number_latex(c.lambda_max, 4)}}}"
+                    rf"{{{number_latex(c.lambda_min, 4)}}} = {number_latex(c.condition, 4)},\quad "
+                    rf"\left(\frac{{\kappa-1}}{{\kappa+1}}\right)^2 = {number_latex(c.steepest_descent_bound, 6)}")
+    return Prediction(s.trace.method, claim, latex, "f_rate", c.steepest_descent_bound, "bound", True,
+                      f"f is quadratic with positive definite H, κ = {c.condition:.4g} (Kantorovich)", with_numbers)
 
 
 def _newton(s: Situation, full_steps_only: bool) -> Prediction:
@@ -149,12 +157,12 @@ def _newton(s: Situation, full_steps_only: bool) -> Prediction:
                                               "full Newton step decreases f by exactly ½|g'd|, so Armijo shortens it")
         if s.pd_quadratic:
             return Prediction(method, claim, latex, "steps", 1.0, "exact", True,
-                              "f is quadratic with positive definite H: the model is f itself")
+                              "f is quadratic with positive definite H: the model is f itself", _first_step(trace))
         if not full_steps_only and constants.stationary_point is not None:
             return Prediction(method, "Newton jumps to the stationary point of a quadratic in one step "
                                       f"(here a {'saddle' if constants.definiteness == 'indefinite' else 'maximum'}, "
                                       "not a minimum)", latex, "steps", 1.0, "exact", True,
-                              f"f is quadratic and H is non-singular ({constants.definiteness})")
+                              f"f is quadratic and H is non-singular ({constants.definiteness})", _first_step(trace))
         return _not(method, claim, latex, "does not apply because " + constants.reason)
     claim = "Newton converges quadratically (order 2) near a non-degenerate minimum"
     latex = r"\|x_{k+1}-x^*\| \le M\,\|x_k-x^*\|^2"
@@ -167,6 +175,14 @@ def _newton(s: Situation, full_steps_only: bool) -> Prediction:
     kind = trace.stationary_point or "stationary point"
     note = "" if kind == "minimum" else f" (x_K is a {kind}: Newton converges as fast to any non-degenerate stationary point)"
     return Prediction(method, claim, latex, "order", 2.0, "asymptotic", True, why + note)
+
+
+def _first_step(trace: Trace) -> str:
+    """x_1 = x_0 + dx_0 with the run's numbers, and ||g(x_1)||: the one step, checked."""
+    if trace.iterations >= 1 and np.isfinite(trace.x[1]).all():
+        return (rf"x_1 = {vector_latex(trace.x[0])} + {vector_latex(trace.dx[0])} = {vector_latex(trace.x[1])},"
+                rf"\quad \|g(x_1)\| = {number_latex(float(trace.grad_norm[1]), 3)}")
+    return ""
 
 
 def pure_newton(s: Situation) -> Prediction:
@@ -186,8 +202,9 @@ def _two_step(s: Situation, claim: str, latex: str, characteristic: Callable[[fl
     radius = spectral_radius(s.constants.eigenvalues, lambda lam: characteristic(lam, eta, beta))
     if radius >= 1:  # the same iteration, read truthfully: it does not contract
         claim = claim.replace("contracts the error by", "does not contract: the error grows by")
+    with_numbers = rf"\rho = {number_latex(radius, 6)}\quad(\eta = {number_latex(eta, 4)},\ \beta = {number_latex(beta, 4)})"
     return Prediction(s.trace.method, claim, latex, "x_rate", radius, "asymptotic", True,
-                      f"f is quadratic with positive definite H ({source})")
+                      f"f is quadratic with positive definite H ({source})", with_numbers)
 
 
 def heavy_ball(s: Situation) -> Prediction:
@@ -209,8 +226,11 @@ def conjugate_gradient(s: Situation) -> Prediction:
     latex = r"x_m = x^*,\quad m \le \#\{\text{distinct }\lambda_i\} \le n"
     if not s.pd_quadratic:
         return _not(s.trace.method, claim, latex, "does not apply because " + s.why_not)
-    return Prediction(s.trace.method, claim, latex, "steps", float(distinct_count(s.constants.eigenvalues)), "bound",
-                      True, "f is quadratic with positive definite H (in exact arithmetic: rounding can add a step)")
+    distinct = distinct_count(s.constants.eigenvalues)
+    shown = ", ".join(number_latex(float(lam), 4) for lam in s.constants.eigenvalues)
+    return Prediction(s.trace.method, claim, latex, "steps", float(distinct), "bound", True,
+                      "f is quadratic with positive definite H (in exact arithmetic: rounding can add a step)",
+                      rf"\lambda = {shown}:\quad {distinct}\ \text{{distinct}}")
 
 
 def none_because(claim: str, reason: str) -> Predictor:

@@ -254,8 +254,10 @@ def _classify_ends(problem: Problem, X: np.ndarray, G: np.ndarray) -> list[tuple
     return [result if result is not None else _classify_end(problem, X[i], G[i]) for i, result in enumerate(out)]
 
 
-def _format_point(x: np.ndarray) -> str:
-    return "(" + ", ".join(f"{v:.6g}" for v in x) + ")"
+def format_point(x: Sequence[float] | np.ndarray, digits: int = 6) -> str:
+    """A point as the messages, panels and legends write it: (1.5, -2), each coordinate to
+    ``digits`` significant digits."""
+    return "(" + ", ".join(f"{float(v):.{digits}g}" for v in x) + ")"
 
 
 class _Record:
@@ -468,10 +470,10 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
                 err = problem.error(x[i], "f" if not math.isfinite(f[i]) else "the gradient")
                 f[i], g[i] = np.nan, nan_row
                 if err.kind == "domain" or k == 0:
-                    ending[i] = ("domain_error", f"{err} at x_{k} = {_format_point(x[i])}"
+                    ending[i] = ("domain_error", f"{err} at x_{k} = {format_point(x[i])}"
                                  + (": choose a start point where f is finite" if k == 0 else ""))
                 else:
-                    ending[i] = ("diverged", f"diverged at step {k}: {err} at x_{k} = {_format_point(x[i])}")
+                    ending[i] = ("diverged", f"diverged at step {k}: {err} at x_{k} = {format_point(x[i])}")
             for i in np.flatnonzero(blown):
                 ending[i] = ("diverged", f"diverged at step {k}: f went from {f0[i]:.6g} to {f[i]:.6g}")
             for i in np.flatnonzero(done):
@@ -517,7 +519,7 @@ def _iterate(problem: Problem, X: np.ndarray, spec: Any, options: Options, overr
                     for i in np.flatnonzero(broken):
                         err = problem.error(at.x[i], "the Hessian")
                         ending[int(rows[i])] = ("domain_error" if err.kind == "domain" else "diverged",
-                                                f"{err} at x_{k} = {_format_point(at.x[i])}")
+                                                f"{err} at x_{k} = {format_point(at.x[i])}")
                     keep = ~broken
                     rows, at, step_work = rows[keep], at.subset(keep), step_work.subset(np.flatnonzero(keep))
             if rows.size:
@@ -636,7 +638,7 @@ def _step(spec: Any, at: Batch, work: Work, direction_state: dict, step_state: d
     if proposal.stops:
         keep = np.ones(at.size, dtype=bool)
         for i, (status, text) in proposal.stops.items():
-            ending[int(rows[i])] = (status, f"{text} (at x_{k} = {_format_point(at.x[i])})")
+            ending[int(rows[i])] = (status, f"{text} (at x_{k} = {format_point(at.x[i])})")
             keep[i] = False
         info = {name: values[keep] for name, values in info.items()}
         direction, direction_state = direction[keep], select(direction_state, keep)
@@ -650,7 +652,7 @@ def _step(spec: Any, at: Batch, work: Work, direction_state: dict, step_state: d
     if size.stops:
         keep = np.ones(at.size, dtype=bool)
         for i, (status, text) in size.stops.items():
-            ending[int(rows[i])] = (status, f"{text} (at x_{k} = {_format_point(at.x[i])})")
+            ending[int(rows[i])] = (status, f"{text} (at x_{k} = {format_point(at.x[i])})")
             keep[i] = False
         info = {name: values[keep] for name, values in info.items()}
         direction, eta, moved = direction[keep], eta[keep], moved[keep]

@@ -134,7 +134,7 @@ def theory_page() -> None:
     for method, trace in traces.items():
         p = predictions[method]
         with st.container(border=True):
-            show_prediction(p, observed[method], trace, constants, verdict(p, observed[method], trace),
+            show_prediction(p, observed[method], trace, verdict(p, observed[method], trace),
                             observed_value(observed[method], p.quantity, trace))
     per_step(problem, traces, observed, predictions)
 

@@ -134,10 +134,16 @@ def test_learning_rate_page_on_a_non_quadratic_says_why_there_is_no_limit():
 
 def test_learning_rate_page_momentum_sweep():
     at = open_page("pages/learning_rate.py")
+    beside = [c.value for c in at.caption if c.value.startswith("These factors are for plain fixed-step GD")]
+    assert beside == []  # gd's steps are what the factors 1 - eta lambda describe
     at.radio(key="lr_sweep_method").set_value("momentum")
     at.run()
     assert not at.exception
     assert len(frame_with(at, "outcome_label")) >= 25
+    for method, says in (("momentum", "momentum adds β(x_k − x_{k−1})"), ("adam", "Adam divides each coordinate")):
+        at.radio(key="lr_sweep_method").set_value(method).run()
+        beside = [c.value for c in at.caption if c.value.startswith("These factors are for plain fixed-step GD")]
+        assert len(beside) == 1 and says in beside[0], beside  # the method's own note (its direction rule)
 
 
 # --------------------------------------------------------------------------------------------

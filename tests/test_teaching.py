@@ -253,6 +253,8 @@ def test_gd_optimal_from_15_15_contracts_f_by_36_over_325():
     prediction = predict(p, trace)
     assert prediction.applies and prediction.quantity == "f_rate" and prediction.kind == "bound"
     assert prediction.value == pytest.approx(9 / 25)
+    # kappa = 8/2 = 4, ((4 - 1)/(4 + 1))^2 = 0.36, with the user's numbers put in
+    assert prediction.with_numbers.endswith(r"\frac{8}{2} = 4,\quad \left(\frac{\kappa-1}{\kappa+1}\right)^2 = 0.36")
     assert verdict(prediction, rates, trace).startswith("consistent")
     assert rates.order == pytest.approx(1.0, abs=0.15)  # linear
 
@@ -264,6 +266,8 @@ def test_fixed_step_gd_measured_contraction_is_max_abs_one_minus_eta_lambda(eta,
     rates, prediction = observed_rates(p, trace), predict(p, trace)
     assert prediction.applies and prediction.quantity == "x_rate"
     assert prediction.value == pytest.approx(rho, rel=1e-12)
+    # the eigenvalues of H = diag(8, 2), each factor |1 - eta lambda| written out
+    assert prediction.with_numbers == rf"\max\left(|1-{eta:g}\cdot 2|, |1-{eta:g}\cdot 8|\right) = {rho:g}"
     assert rates.x_rate == pytest.approx(rho, rel=1e-6)
     assert rates.f_rate == pytest.approx(rho ** 2, rel=1e-5)  # f - f* = e'He/2 shrinks by rho^2
     assert verdict(prediction, rates, trace).startswith("matches")
@@ -281,6 +285,9 @@ def test_newton_solves_the_quadratic_in_one_step():
     trace = run(p, START, "newton", Options())
     prediction = predict(p, trace)
     assert prediction.quantity == "steps" and prediction.value == 1
+    # x_1 = (15, 15) + (-15, -15) = (0, 0), where g is exactly 0
+    assert prediction.with_numbers == (r"x_1 = \begin{pmatrix}15\\15\end{pmatrix} + \begin{pmatrix}-15\\-15\end{pmatrix} = "
+                                       r"\begin{pmatrix}0\\0\end{pmatrix},\quad \|g(x_1)\| = 0")
     assert verdict(prediction, observed_rates(p, trace), trace).startswith("matches")
 
 
@@ -315,6 +322,7 @@ def test_momentum_prediction_is_the_heavy_ball_spectral_radius():
     trace = run(p, START, "momentum", Options(lr=0.1, beta=0.9))
     prediction = predict(p, trace)
     assert prediction.value == pytest.approx(math.sqrt(0.9), rel=1e-12)
+    assert prediction.with_numbers == rf"\rho = {math.sqrt(0.9):.6g}\quad(\eta = 0.1,\ \beta = 0.9)"
     assert observed_rates(p, trace).x_rate == pytest.approx(math.sqrt(0.9), rel=0.02)
 
 
@@ -425,21 +433,23 @@ def test_core_teaching_modules_do_not_import_streamlit():
     assert out.stdout.strip() == "False"
 
 
-@pytest.mark.parametrize("method, options, quantity, value", [
+@pytest.mark.parametrize("method, options, quantity, value, with_numbers", [
     # Nesterov on 4x^2 + y^2, eta 0.05, beta 0.5: lambda = 8 gives 1 - eta lambda = 0.6, roots of
     # z^2 - 0.9 z + 0.3 (complex, |z| = sqrt 0.3 = 0.548); lambda = 2 gives 0.9: z^2 - 1.35 z + 0.45,
     # roots 0.75 and 0.6: rho = 0.75
-    ("nesterov", Options(lr=0.05, beta=0.5), "x_rate", 0.75),
-    ("cg", Options(), "steps", 2.0),  # two distinct eigenvalues, 8 and 2
-    ("gd-exact", Options(), "f_rate", 0.36),  # ((4 - 1)/(4 + 1))^2, as gd-optimal
+    ("nesterov", Options(lr=0.05, beta=0.5), "x_rate", 0.75, r"\rho = 0.75\quad(\eta = 0.05,\ \beta = 0.5)"),
+    ("cg", Options(), "steps", 2.0, r"\lambda = 2, 8:\quad 2\ \text{distinct}"),  # two distinct eigenvalues
+    ("gd-exact", Options(), "f_rate", 0.36,  # ((4 - 1)/(4 + 1))^2, as gd-optimal
+     r"\kappa = \frac{\lambda_{max}}{\lambda_{min}} = \frac{8}{2} = 4,\quad \left(\frac{\kappa-1}{\kappa+1}\right)^2 = 0.36"),
 ])
-def test_predictions_of_the_new_methods_hold_on_the_bowl(method, options, quantity, value):
+def test_predictions_of_the_new_methods_hold_on_the_bowl(method, options, quantity, value, with_numbers):
     from core.theory import observed_rates, predict, verdict
     p = build_problem("4x^2 + y^2", timeout=None)
     trace = run(p, [15, 15], method, options)
     prediction = predict(p, trace)
     assert prediction.applies and prediction.quantity == quantity
     assert prediction.value == pytest.approx(value, rel=1e-12)
+    assert prediction.with_numbers == with_numbers  # the method's own formula, with the user's numbers put in
     assert verdict(prediction, observed_rates(p, trace), trace).startswith(("matches", "consistent"))
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from core.basins import KIND_ORDER, OUTCOMES, BasinMap
+from core.run import format_point
 
 from .charts import GRID_POINTS
 
@@ -31,10 +32,6 @@ MIN_OPACITY = 0.3  # the most iterations are drawn this light
 AXIS_EXTENT = 56  # px for the y axis of f's curve and of the strips under it (1-D), so their x axes align
 
 
-def point_text(x: tuple[float, ...]) -> str:
-    return "(" + ", ".join(f"{v:.4g}" for v in x) + ")"
-
-
 def category_names(picture: BasinMap) -> list[dict]:
     """The legend's entries, one per label that occurs: code (the label's row in this table),
     name, colour, status."""
@@ -43,7 +40,7 @@ def category_names(picture: BasinMap) -> list[dict]:
         present.update(np.unique(basins.labels).tolist())
     rows = []
     for c, cluster in enumerate(picture.clusters):
-        rows.append({"label": c, "name": f"{cluster.kind} {point_text(cluster.x)}", "color": CLUSTER_COLORS[c],
+        rows.append({"label": c, "name": f"{cluster.kind} {format_point(cluster.x, digits=4)}", "color": CLUSTER_COLORS[c],
                      "status": "converged"})
     for outcome in OUTCOMES:
         label = -1 - list(OUTCOMES).index(outcome)

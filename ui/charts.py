@@ -26,7 +26,7 @@ from core.line import LineView
 from core.linalg import LinAlgError
 
 from . import vega as vl
-from .frames import convergence_frame, long_iterates, thinned
+from .frames import CONVERGENCE_QUANTITIES, convergence_frame, long_iterates, thinned
 
 alt.data_transformers.disable_max_rows()  # we bound sizes ourselves (contour lines, not grids)
 # Altair validates every object as it is made (its "debug mode"): half the cost of a chart, paid on
@@ -466,7 +466,6 @@ def _k_rule(k: int) -> dict[str, bytes]:
     return {AT_K + "rule": _rule_bytes(k)}
 
 
-CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")
 
 
 def _k_rule_layer() -> dict:
@@ -477,8 +476,7 @@ def convergence_chart(traces: Mapping[str, Trace], quantity: str, selection: dic
     """``quantity`` (one of CONVERGENCE_QUANTITIES) against k, log scale, all methods; the dashed
     rule at iterate k. Without ``legend`` (a picture beside it carries one) the plot keeps its
     height for the curves."""
-    frame = convergence_frame(traces)
-    frame = frame[frame["quantity"] == quantity]
+    frame = convergence_frame(traces, quantity)
     longest = max(max(t.iterations for t in traces.values()), 1)
     name = f"convergence_{CONVERGENCE_QUANTITIES.index(quantity)}"
     curves = vl.layer(frame, vl.mark("line", point={"size": 16}), PATHS_VIEW,

@@ -109,14 +109,22 @@ def long_iterates(traces: Mapping[str, Trace], limit: int = CHART_POINTS) -> pd.
     return pd.concat(frames, ignore_index=True)
 
 
-def convergence_frame(traces: Mapping[str, Trace]) -> pd.DataFrame:
-    """Long form (method, k, quantity, value) of f(x_k) - f_best and ||g_k||, positive values
-    only: a zero or a nan would collapse a log axis, so those points are simply not drawn."""
-    f_best = best_value(list(traces.values()))
+CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")  # what the convergence charts plot against k
+
+
+def convergence_frame(traces: Mapping[str, Trace], quantity: str) -> pd.DataFrame:
+    """Long form (method, k, quantity, value) of one convergence quantity, f(x_k) - f_best or
+    ||g_k|| (ui.charts.CONVERGENCE_QUANTITIES), positive values only: a zero or a nan would
+    collapse a log axis, so those points are simply not drawn."""
     iterates = long_iterates(traces)
-    gap = iterates[["method", "k"]].assign(quantity="f(x_k) − f_best", value=iterates["f"] - f_best)
-    grad = iterates[["method", "k"]].assign(quantity="‖g_k‖", value=iterates["grad_norm"])
-    frame = pd.concat([gap, grad], ignore_index=True)
+    gap, grad_norm = CONVERGENCE_QUANTITIES
+    if quantity == gap:
+        values = iterates["f"] - best_value(list(traces.values()))
+    elif quantity == grad_norm:
+        values = iterates["grad_norm"]
+    else:
+        raise ValueError(f"unknown convergence quantity {quantity!r}; known: {', '.join(CONVERGENCE_QUANTITIES)}")
+    frame = iterates[["method", "k"]].assign(quantity=quantity, value=values)
     keep = np.isfinite(frame["value"]) & (frame["value"] > 0)
     return frame[keep].reset_index(drop=True)
 

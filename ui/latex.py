@@ -7,19 +7,9 @@ from typing import Sequence
 import numpy as np
 import streamlit as st
 
+from core.latex import number_latex, vector_latex  # noqa: F401 (the pages' numbers come from here)
+
 from .budget import LATEX_CHARS, TEXT_CHARS
-
-
-def number_latex(value: float, digits: int = 6) -> str:
-    text = f"{value:.{digits}g}"
-    if "e" in text:
-        mantissa, exponent = text.split("e")
-        return rf"{mantissa} \times 10^{{{int(exponent)}}}"
-    return text
-
-
-def vector_latex(v: np.ndarray) -> str:
-    return r"\begin{pmatrix}" + r"\\".join(number_latex(float(x)) for x in np.ravel(v)) + r"\end{pmatrix}"
 
 
 def matrix_latex(m: np.ndarray) -> str:

@@ -15,6 +15,7 @@ from streamlit.delta_generator import DeltaGenerator
 from core import METHODS, STATUSES, Trace
 from core.analysis import LocalAnalysis, local_analysis
 from core.line import line_at
+from core.run import format_point
 from core.linalg import LinAlgError
 from core.blocks import Field
 
@@ -53,10 +54,6 @@ def status_badge(trace: Trace) -> None:
     color = badge_color(trace)
     st.badge(status_text(trace), color=color,
              icon=":material/check_circle:" if color == "green" else ":material/error:")
-
-
-def vector_text(v: np.ndarray) -> str:
-    return "(" + ", ".join(f"{x:.6g}" for x in v) + ")"
 
 
 def table_config(columns: list[str], fields: Mapping[str, Field] | None = None) -> dict:
@@ -289,7 +286,7 @@ class MethodPanel:
         row = min(k, trace.iterations)
         with self.rows:
             note = "" if row == k else f" (its last iterate; it stopped at k = {trace.iterations})"
-            st.markdown(f"**k = {row}**{note}: x = `{vector_text(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
+            st.markdown(f"**k = {row}**{note}: x = `{format_point(trace.x[row])}`, f = `{trace.f[row]:.6g}`, "
                         f"‖g‖ = `{trace.grad_norm[row]:.3e}`")
             window = (playing_window if playing else table_window)(trace.iterations + 1, row)
             shown = self.table.slice(window.start, window.stop - window.start)

@@ -18,7 +18,6 @@ from core.growth import (EXTRAPOLATED_SIZES, GROWTH_SIZES, MEMORY_BYTES, GrowthM
                          largest_practical_n)
 from core.one_d import StepComparison, compare_steps, second_derivatives
 from core.predictions import Prediction
-from core.quadratic import QuadraticConstants
 from core.sweep import OUTCOMES, RateMark, Sweep
 from core.linalg import LinAlgError
 from core.theory import ObservedRates, distances_to_limit
@@ -120,7 +119,7 @@ def factor_word(factor: float) -> str:
     return "flips sign and grows: diverges"
 
 
-def rate_factors(eigenvalues: np.ndarray, eta: float, where: str, method: str = "gd") -> None:
+def rate_factors(eigenvalues: np.ndarray, eta: float, where: str, method: str) -> None:
     """The error along each eigen-direction is multiplied by 1 - eta*lambda_i per step (fixed-step GD),
     with the user's lambdas and the picked eta; seed 002's velocity / acceleration reading."""
     st.markdown(f"**Why this η does what it does** · eigenvalues of H {where}")
@@ -133,8 +132,9 @@ def rate_factors(eigenvalues: np.ndarray, eta: float, where: str, method: str = 
                      f"{factor_word(factor)}")
     st.markdown("\n".join(lines))
     positive = [float(lam) for lam in eigenvalues if lam > 0]
-    if method != "gd":
-        st.caption("These factors are for plain fixed-step GD; momentum adds β(x_k − x_{k−1}) on top.")
+    beyond = METHODS[method].direction.beyond_gd_factors
+    if beyond:
+        st.caption(f"These factors are for plain fixed-step GD; {beyond}.")
     if positive:
         newton = ", ".join(f"{1 / lam:.4g}" for lam in positive)
         st.markdown(
@@ -205,31 +205,13 @@ def ratio_chart(observed: Mapping[str, ObservedRates], predictions: Mapping[str,
     return alt.layer(*layers).properties(height=320, title=f"Observed ratio per step of {label} (dashed: textbook)")
 
 
-def prediction_latex(p: Prediction, constants: QuadraticConstants | None, trace: Trace,
-                     observed: ObservedRates | None = None) -> str | None:
-    """The prediction's formula with the user's numbers put in (None when it does not apply)."""
+def prediction_latex(p: Prediction, trace: Trace, observed: ObservedRates | None = None) -> str | None:
+    """The prediction's formula with the user's numbers put in (None when it does not apply):
+    the method's own (core.predictions), or for an order the measured errors it is read from."""
     if not p.applies or p.value is None:
         return None
-    if p.quantity == "f_rate" and constants is not None:
-        kappa = constants.condition
-        return (rf"\kappa = \frac{{\lambda_{{max}}}}{{\lambda_{{min}}}} = \frac{{{number_latex(constants.lambda_max, 4)}}}"
-                rf"{{{number_latex(constants.lambda_min, 4)}}} = {number_latex(kappa, 4)},\quad "
-                rf"\left(\frac{{\kappa-1}}{{\kappa+1}}\right)^2 = {number_latex(p.value, 6)}")
-    if p.quantity == "x_rate" and constants is not None and trace.method == "gd":
-        eta = float(trace.options["lr"])
-        terms = ", ".join(rf"|1-{number_latex(eta, 4)}\cdot {number_latex(lam, 4)}|" for lam in constants.eigenvalues)
-        return rf"\max\left({terms}\right) = {number_latex(p.value, 6)}"
-    if p.quantity == "x_rate":
-        eta, beta = number_latex(float(trace.options["lr"]), 4), number_latex(float(trace.options["beta"]), 4)
-        return rf"\rho = {number_latex(p.value, 6)}\quad(\eta = {eta},\ \beta = {beta})"
-    if p.quantity == "steps" and p.value != 1.0 and constants is not None:  # CG: one step per distinct eigenvalue
-        shown = ", ".join(number_latex(float(lam), 4) for lam in constants.eigenvalues)
-        return rf"\lambda = {shown}:\quad {int(p.value)}\ \text{{distinct}}"
-    if p.quantity == "steps":
-        if trace.iterations >= 1 and np.isfinite(trace.x[1]).all():
-            return (rf"x_1 = {vector_latex(trace.x[0])} + {vector_latex(trace.dx[0])} = {vector_latex(trace.x[1])},"
-                    rf"\quad \|g(x_1)\| = {number_latex(float(trace.grad_norm[1]), 3)}")
-        return None
+    if p.with_numbers:
+        return p.with_numbers
     if p.quantity == "order" and observed is not None and observed.x_star is not None:
         errors = distances_to_limit(trace, observed)
         first = len(trace.x) - len(errors)
@@ -238,7 +220,7 @@ def prediction_latex(p: Prediction, constants: QuadraticConstants | None, trace:
     return None
 
 
-def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace, constants: QuadraticConstants | None,
+def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace,
                     verdict_text: str, measured: float) -> None:
     """One method's textbook claim next to its measurement (or why there is no claim)."""
     method = METHODS[trace.method]
@@ -247,7 +229,7 @@ def show_prediction(p: Prediction, observed: ObservedRates, trace: Trace, consta
         st.markdown(f"**{method.label}** — {p.claim}" if p.claim else f"**{method.label}**")
         if p.latex:
             st.latex(p.latex)
-        filled = prediction_latex(p, constants, trace, observed)
+        filled = prediction_latex(p, trace, observed)
         if filled:
             st.latex(filled)
         if p.applies:
