@@ -47,6 +47,7 @@ class Token:
     kind: str
     text: str
     pos: int
+    spaced: bool = False  # whitespace came before it (what is typed together stays together)
 
 
 def _tokens(text: str) -> list[Token]:
@@ -56,7 +57,7 @@ def _tokens(text: str) -> list[Token]:
         if match is None:
             raise ParseError(f"unexpected {text[pos]!r} at position {pos + 1}: {HOW_TO}")
         if match.lastgroup != "space":
-            out.append(Token(match.lastgroup, match.group(), pos))
+            out.append(Token(match.lastgroup, match.group(), pos, pos > 0 and text[pos - 1].isspace()))
         pos = match.end()
     return out
 
@@ -104,8 +105,8 @@ class _Integer:
 
     def _product(self) -> int:
         total = self._factor()
-        while (token := self._peek()) is not None and (token.text in ("*", "/") or token.kind in ("number", "name")
-                                                         or token.text == "("):
+        # 2i and 2(n - 1) are products; two numbers in a row (x[1 2]) are a typo, refused
+        while (token := self._peek()) is not None and (token.text in ("*", "/", "(") or token.kind == "name"):
             if token.text in ("*", "/"):
                 self.at += 1
             right = self._factor()
@@ -154,12 +155,15 @@ class _Expansion:
     def __init__(self, n: int) -> None:
         self.n, self.out, self.length, self.used = n, [], 0, set()
 
-    def emit(self, text: str) -> None:
+    def emit(self, text: str, typed: Token | None = None, written_for: Token | None = None) -> None:
+        """Add ``text``: a token as typed (``typed``), or one written out (``written_for``: the
+        typed token it stands for, whose spacing it keeps)."""
         self.length += len(text) + 1
         if self.length > MAX_LENGTH:
             raise ParseError(f"the family written out for n = {self.n} is longer than {MAX_LENGTH} characters: "
                              "write a shorter term")
-        self.out.append(text)
+        source = typed or written_for
+        self.out.append(Piece(text, typed is not None, source is not None and source.spaced))
 
     def tokens(self, tokens: list[Token], env: dict[str, int], depth: int) -> None:
         i = 0
@@ -167,8 +171,9 @@ class _Expansion:
             token = tokens[i]
             following = tokens[i + 1].text if i + 1 < len(tokens) else ""
             if token.kind == "name" and token.text == "sum" and following == "(":
+                self.not_an_argument(token)
                 end = _closing(tokens, i + 1, "(", ")")
-                self.sum(tokens[i + 2:end], env, depth + 1, token.pos)
+                self.sum(tokens[i + 2:end], env, depth + 1, token)
                 i = end + 1
                 continue
             if token.kind == "name" and token.text == "x" and following == "[":
@@ -179,22 +184,34 @@ class _Expansion:
                     raise ParseError(f"at {where}: x[{' '.join(t.text for t in tokens[i + 2:end])}] is x[{index}], "
                                      f"but the variables are x[1] .. x[n]: change the sum's range")
                 self.used.add(index)
-                self.emit(f"x{index}")
+                self.emit(f"x{index}", written_for=token)
                 i = end + 1
                 continue
             if token.kind == "name":
                 self.name(token, env)
             elif token.kind in ("punct", "range"):
                 raise ParseError(f"{token.text!r} at position {token.pos + 1} is out of place: {HOW_TO}")
+            elif token.kind == "number" and i and tokens[i - 1].kind == "number":
+                raise ParseError(f"two numbers in a row at position {token.pos + 1} (a missing operator or a second "
+                                 "decimal point?)")
             else:
-                self.emit(token.text)
+                self.emit(token.text, token)
             i += 1
+
+    def not_an_argument(self, token: Token) -> None:
+        """An index or a sum is written out in parentheses: right after a function name it would
+        become that function's argument, which the parser never reads without parentheses."""
+        if self.out and self.out[-1].text in FUNCTIONS:
+            function, argument = self.out[-1].text, "sum(…)" if token.text == "sum" else token.text
+            raise ParseError(f"write function calls with parentheses: {function}({argument}), not {function} {argument} "
+                             f"(position {token.pos + 1})")
 
     def name(self, token: Token, env: dict[str, int]) -> None:
         if token.text in env:
-            self.emit(f"({env[token.text]})")
+            self.not_an_argument(token)
+            self.emit(f"({env[token.text]})", written_for=token)
         elif token.text in FUNCTIONS or token.text in CONSTANTS:
-            self.emit(token.text)
+            self.emit(token.text, token)
         elif token.text == "x":
             raise ParseError(f"x at position {token.pos + 1} has no index: write x[1], x[i], x[n], …")
         elif token.text == "sum":
@@ -205,7 +222,8 @@ class _Expansion:
             raise ParseError(f"unknown name `{token.text}` at position {token.pos + 1}: in a family the variables "
                              "are x[1] .. x[n] (x[i] inside a sum; for a product write 2*x[i], i*x[i])")
 
-    def sum(self, inside: list[Token], env: dict[str, int], depth: int, pos: int) -> None:
+    def sum(self, inside: list[Token], env: dict[str, int], depth: int, written_for: Token) -> None:
+        pos = written_for.pos
         if depth > MAX_SUM_NESTING:
             raise ParseError(f"sums nested more than {MAX_SUM_NESTING} deep (position {pos + 1})")
         comma, level = None, 0
@@ -231,9 +249,9 @@ class _Expansion:
             raise ParseError(f"the sum at position {pos + 1} has no term before its range")
         values = range(low, high + 1)
         if not values:
-            self.emit("0")
+            self.emit("(0)", written_for=written_for)  # parenthesised: 0.5 times an empty sum is 0.5 (0), not 0.5 0
             return
-        self.emit("(")
+        self.emit("(", written_for=written_for)
         for count, value in enumerate(values):
             if count:
                 self.emit("+")
@@ -261,18 +279,35 @@ def expand_family(text: str, n: int) -> str:
     return _joined(expansion.out)
 
 
-def _joined(pieces: list[str]) -> str:
-    """Tokens as a person would type them: a space only between two words (x1 x2 is a product,
-    x1x2 would be one name) and around + and - between operands."""
+@dataclass(frozen=True)
+class Piece:
+    """A piece of the written-out text: a typed token (with its spacing) or a written-out one."""
+
+    text: str
+    typed: bool
+    spaced: bool
+
+
+def _joined(pieces: list[Piece]) -> str:
+    """The pieces as text the parser reads as the notation means: two typed tokens keep the
+    spacing they were typed with (pi.5 stays pi.5, refused as typed; 2 .5 stays two numbers); a
+    written-out piece gets a space wherever it would otherwise run into its neighbour as one
+    word (x1 then 2 is x1 2, not x12); + and - between terms are spaced."""
     out: list[str] = []
+    previous: Piece | None = None
     for piece in pieces:
-        if out and piece in "+-" and out[-1] not in "(+-*/^":
-            out.append(f" {piece} ")
-            continue
-        if out and (out[-1][-1:].isalnum() or out[-1].endswith(")")) and (piece[:1].isalnum() or piece[:1] == "_"):
-            out.append(" ")
-        out.append(piece)
+        if previous is not None:
+            if piece.spaced or (piece.typed and previous.typed):
+                space = piece.spaced
+            else:
+                space = bool(_WORDLIKE.match(previous.text[-1:]) and _WORDLIKE.match(piece.text[:1]))
+            out.append(" " if space or (not piece.typed and piece.text == "+") else "")
+        out.append(piece.text + (" " if not piece.typed and piece.text == "+" else ""))
+        previous = piece
     return "".join(out)
+
+
+_WORDLIKE = re.compile(r"[A-Za-z0-9_.]")
 
 
 def start_pattern(text: str) -> tuple[float, ...]:

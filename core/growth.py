@@ -12,6 +12,7 @@ longer fits in memory and only gradient methods remain.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ import numpy as np
 from .families import expand_family, repeat_start, start_pattern
 from .methods import get_method
 from .options import Options
+from .parsing import ParseError
 from .problem import Problem
 from .run import run
 
@@ -111,7 +113,11 @@ def measure_growth(build: Callable[[str], Problem], family: Family, methods: Seq
     options = Options(max_iter=steps, tol=1e-300)  # a fixed number of steps, unless a run ends on its own
     done = 0
     for n in family.sizes:
-        problem = build(family.text(n))
+        text = family.text(n)
+        try:
+            problem = build(text)
+        except ParseError as err:  # say at which n (the same kind of error: a busy server stays busy)
+            raise _at_size(err, n) from None
         for method in methods:
             best, trace = math.inf, None  # the least seconds per step, and the run that had it
             for _ in range(repeats):
@@ -128,6 +134,12 @@ def measure_growth(build: Callable[[str], Problem], family: Family, methods: Seq
             points.append(GrowthPoint(method, n, trace.iterations, best,
                                       {k: counts.get(k, 0) / trace.iterations for k in ("nfev", "ngev", "nhev", "nsolve")}))
     return points
+
+
+def _at_size(err: ParseError, n: int) -> ParseError:
+    named = copy.copy(err)
+    named.args = (f"at n = {n}: {err}",)
+    return named
 
 
 def fit_growth(points: Sequence[GrowthPoint]) -> dict[str, GrowthModel]:

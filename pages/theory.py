@@ -15,7 +15,7 @@ from core.problem import ServerBusy
 from core.families import EXAMPLE, MAX_FAMILY_LENGTH
 from core.growth import EXTRAPOLATED_SIZES, FAMILIES, GROWTH_SIZES, Family, fit_growth, hessian_bytes, typed_family
 from core.theory import ObservedRates, cost_of, observed_rates, observed_value, predict, verdict
-from ui.compute import load_problem, measure_growths, run_methods
+from ui.compute import measure_growths, problem_of, run_methods
 from ui.latex import formula_fits, show_formula
 from ui.panels import iterate_picker, status_text
 from ui.sidebar import require_ready
@@ -152,7 +152,20 @@ def chosen_family() -> Family:
     key = st.session_state.get("growth_family", next(iter(FAMILIES)))
     if key in FAMILIES:
         return FAMILIES[key]
-    return typed_family(st.session_state.get("growth_notation", EXAMPLE), st.session_state.get("growth_start", "-1.2, 1"))
+    return typed_family(_typed("growth_notation"), _typed("growth_start"))
+
+
+TYPED_DEFAULTS = {"growth_notation": EXAMPLE, "growth_start": "-1.2, 1"}
+
+
+def _typed(key: str) -> str:
+    """What the visitor typed in ``key``: the box's value, or while a preset is chosen (the box
+    is not drawn, and Streamlit forgets it) the copy kept from it."""
+    return st.session_state.get(key, st.session_state.get(f"{key}_kept", TYPED_DEFAULTS[key]))
+
+
+def _keep(key: str) -> None:
+    st.session_state[f"{key}_kept"] = st.session_state[key]
 
 
 def measure_growth_now(methods: tuple[str, ...]) -> None:
@@ -174,10 +187,12 @@ def cost_growth(methods: tuple[str, ...]) -> None:
     key = st.radio("Family", [*FAMILIES, TYPED_FAMILY], format_func=family_label, key="growth_family", horizontal=True)
     if key == TYPED_FAMILY:
         left, right = st.columns([3, 1])
-        left.text_input("f for every n", value=EXAMPLE, key="growth_notation", max_chars=MAX_FAMILY_LENGTH,
+        left.text_input("f for every n", value=_typed("growth_notation"), key="growth_notation", max_chars=MAX_FAMILY_LENGTH,
+                        on_change=_keep, args=("growth_notation",),
                         help="A sum over an index: sum(TERM, i = 1..n). The variables are x[1] .. x[n]: x[i], x[i+1], "
                              "x[2i-1], x[n]. Indices and bounds are whole-number arithmetic in n, i, j, k.")
-        right.text_input("Start, repeated to n", value="-1.2, 1", key="growth_start",
+        right.text_input("Start, repeated to n", value=_typed("growth_start"), key="growth_start",
+                         on_change=_keep, args=("growth_start",),
                          help="Numbers separated by commas, repeated to length n: -1.2, 1 gives (-1.2, 1, -1.2, 1, …)")
     try:
         family = chosen_family()
@@ -194,9 +209,12 @@ def cost_growth(methods: tuple[str, ...]) -> None:
     try:
         with st.spinner("Differentiating the family and timing every method…"):
             points = measure_growths(family, methods)
-    except ParseError as err:  # the server is busy (a full slow lane), too slow for the family, or refused its f
-        again = " Press the button again in a moment." if isinstance(err, ServerBusy) else ""
-        st.warning(f"Could not measure now: {err}.{again}")
+    except ServerBusy as err:  # a full slow lane: not the family's fault
+        st.warning(f"Could not measure now: {err}. Press the button again in a moment.")
+        return
+    except ParseError as err:  # the parser refused the family at some n, or it took too long: the same next time
+        st.session_state["growth_measured"] = None  # measured again only when asked again
+        st.warning(f"Could not measure this family: {err}.")
         return
     models = fit_growth(points)
     if not models:
@@ -222,9 +240,13 @@ def show_family(family: Family) -> bool:
     start = ", ".join(f"{v:g}" for v in family.start_pattern)
     st.caption(f"Typed as `{family.notation}`, started from ({start}, …) repeated to length n. "
                f"At n = {SHOWN_SIZE}:")
-    problem, error = load_problem(family.text(SHOWN_SIZE))
-    if problem is None:
-        st.error(f"At n = {SHOWN_SIZE} the family's f is refused: {error}")
+    try:
+        problem = problem_of(family.text(SHOWN_SIZE))
+    except ServerBusy as err:  # not the family's fault: it can still be measured once the server is free
+        st.warning(f"The family cannot be shown now: {err}.")
+        return True
+    except ParseError as err:
+        st.error(f"At n = {SHOWN_SIZE} the family's f is refused: {err}")
         return False
     if formula_fits(problem.latex["f"]):
         st.markdown(f"$f = {problem.latex['f']}$")  # inline math: KaTeX breaks its lines at + on a phone

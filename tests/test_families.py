@@ -4,6 +4,8 @@ message that says what to type, never evaluated outside the safe parser."""
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 import sympy as sp
 
 from core import build_problem
@@ -19,7 +21,9 @@ from core.parsing import MAX_LENGTH, ParseError
     ("sum(i x[i]^2, i=1..n)", 3, "(((1) x1^2) + ((2) x2^2) + ((3) x3^2))"),
     ("sum(x[2i-1] x[2i], i = 1..n/2)", 4, "((x1 x2) + (x3 x4))"),
     ("sum(x[i]^2, i = 1..n) + sum(x[i] x[i+1], i = 1..n-2)", 3, "((x1^2) + (x2^2) + (x3^2)) + ((x1 x2))"),
-    ("sum(x[i]^2, i = 1..n) + sum(x[i], i = 3..1)", 2, "((x1^2) + (x2^2)) + 0"),  # an empty sum is 0
+    ("sum(x[i]^2, i = 1..n) + sum(x[i], i = 3..1)", 2, "((x1^2) + (x2^2)) + (0)"),  # an empty sum is 0
+    ("sum(x[i]^2, i = 1..n) + 0.5 sum(x[i], i = 3..1)", 2, "((x1^2) + (x2^2)) + 0.5 (0)"),  # times 0, not "0.5 0"
+    ("sum(x[i] .5, i = 1..n)", 2, "((x1 .5) + (x2 .5))"),  # x .5 as typed: the parser reads x*0.5
     ("sum(sum(x[i] x[j]/(i + j - 1), j = 1..n), i = 1..n)", 2,
      "((((x1 x1/((1) + (1) - 1)) + (x1 x2/((1) + (2) - 1)))) + (((x2 x1/((2) + (1) - 1)) + (x2 x2/((2) + (2) - 1)))))"),
     ("exp(-x[1]) + sum(sin(pi x[i]) + e, i = 2..n)", 3, "exp(-x1) + ((sin(pi x2) + e) + (sin(pi x3) + e))"),
@@ -58,6 +62,14 @@ def test_the_written_out_family_is_the_function_it_says():
     ("sum(x[i]^2, i = 1..n), 3", r"',' at position 22 is out of place"),
     ("sum(x[i]^2, i = 1..n) + x[j]", r"uses j, which is not the index of a sum around it"),
     ("sum(x[i]^2, i = 1..n) + x[99999999]", r"far beyond the 20 variables"),
+    # numbers typed apart stay apart (never glued into 2.5, 3.5 or 2.1e1), and are refused as the parser refuses them
+    ("sum(x[i]^2 .5, i = 1..n)", r"two numbers in a row at position 12"),
+    ("cos(3 .5) + sum(x[i], i = 1..n)", r"two numbers in a row at position 7"),
+    ("2. 1e1 + sum(x[i], i = 1..n)", r"two numbers in a row at position 4"),
+    ("sum(x[1 2] + x[i], i = 1..n)", r"holds '2'"),  # no product of two numbers inside an index either
+    # an index or a sum is written out in parentheses: after a function name it would become its argument
+    ("sum(sin i^2 + x[i], i = 1..n)", r"write function calls with parentheses: sin\(i\), not sin i"),
+    ("sin sum(x[i], i = 1..n)", r"sin\(sum\(…\)\), not sin sum\(…\)"),
     ("", r"type a family"),
     ("sum(x[i]^2, i = 1..n) + " + "1 + " * 120, r"too long \(\d+ characters, max 400\)"),
     ("sum(sum(x[i] + x[j] + 123456789, j = 1..n), i = 1..n)", rf"longer than {MAX_LENGTH} characters"),
@@ -93,3 +105,28 @@ def test_a_typed_family_is_checked_at_every_size_measured():
     with pytest.raises(ParseError, match="n = 6"):
         typed_family("sum(x[i]^2, i = 1..n) + sum(x[i+6], i = 1..n-5)", "1")  # empty at n = 2, x[7] at n = 6
     assert len(EXAMPLE) < MAX_FAMILY_LENGTH
+
+
+_PIECES = ["2", ".5", "1.", "3e2", "10", "+", "-", "*", "/", "^", "(", ")", "sin", "exp", "pi", "e", " "]
+
+
+def _refusal_or_expr(text: str):
+    from core.parsing import parse_function
+    try:
+        return parse_function(text).expr
+    except ParseError:
+        return "refused"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_PIECES), min_size=1, max_size=8))
+def test_what_is_not_a_sum_or_an_index_reads_as_typed(pieces):
+    """Outside sums and indices the notation moves tokens only: T + sum(x[i], i = 1..n) at n = 2
+    means what T + (x1 + x2) means typed straight into the parser (or both are refused)."""
+    typed = "".join(pieces)
+    try:
+        written = expand_family(f"{typed} + sum(x[i], i = 1..n)", 2)
+    except ParseError as err:  # refused as the parser refuses it, or a name a family has no use for (e2: a variable)
+        assert _refusal_or_expr(f"{typed} + (x1 + x2)") == "refused" or str(err).startswith("unknown name"), typed
+        return
+    assert _refusal_or_expr(written) == _refusal_or_expr(f"{typed} + (x1 + x2)"), (typed, written)

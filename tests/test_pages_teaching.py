@@ -338,3 +338,46 @@ def test_theory_page_measures_a_family_the_visitor_types():
     assert [e.value for e in at.error] == ["at n = 2, i = 2: x[i + 1] is x[3], but the variables are x[1] .. x[n]: "
                                            "change the sum's range"]
     assert not any("grows as" in frame.value.columns for frame in at.dataframe)  # the old measurement is gone
+
+
+def test_theory_page_keeps_a_typed_family_and_does_not_retry_a_refused_one(monkeypatch):
+    """The typed family survives a visit to a preset; a family the parser refuses at some n is
+    measured once per click (the warning names the n), not again on every rerun."""
+    import ui.compute
+    at = open_page("pages/theory.py", methods="gd")
+    at.radio(key="growth_family").set_value("typed").run(timeout=60)
+    # 6i at n = 20 is x^120: beyond the parser's exponents, while n = 6 (shown) is fine
+    at.text_input(key="growth_notation").set_value("sum(x[i]^(6i) + x[i]^2, i = 1..n)").run(timeout=60)
+    at.radio(key="growth_family").set_value("rosenbrock").run(timeout=60)
+    at.radio(key="growth_family").set_value("typed").run(timeout=60)
+    assert at.text_input(key="growth_notation").value == "sum(x[i]^(6i) + x[i]^2, i = 1..n)"
+    calls = []
+    measure = ui.compute.measure_growth
+    monkeypatch.setattr(ui.compute, "measure_growth", lambda *a, **k: calls.append(1) or measure(*a, **k))
+    at.button(key="growth_measure").click().run(timeout=120)
+    assert not at.exception, [e.message for e in at.exception]
+    warned = [w.value for w in at.warning if w.value.startswith("Could not measure this family")]
+    assert len(warned) == 1 and "at n = " in warned[0] and "exponent too large" in warned[0], warned
+    measured = len(calls)
+    at.run(timeout=60)  # any other rerun
+    assert len(calls) == measured and not any("Could not measure" in w.value for w in at.warning)
+
+
+def test_theory_page_shows_a_busy_server_as_busy(monkeypatch):
+    """A full slow lane while the family is written out: a warning that it cannot be shown now,
+    and the button stays (the family itself is fine)."""
+    import ui.compute
+    from core.problem import ServerBusy
+
+    original = ui.compute.problem_of
+
+    def busy(text):  # the family written out at n = 6 (x6), not the page's own f
+        if "x6" in text:
+            raise ServerBusy("the server is busy with other long expressions")
+        return original(text)
+    monkeypatch.setattr(ui.compute, "problem_of", busy)
+    at = open_page("pages/theory.py", methods="gd")
+    assert not at.exception
+    assert any("cannot be shown now" in w.value and "busy" in w.value for w in at.warning)
+    assert not any("refused" in e.value for e in at.error)
+    assert at.button(key="growth_measure")

@@ -98,10 +98,19 @@ def load_problem(text: str) -> tuple[Problem | None, str | None]:
     text as typed and ``problem.text`` (what the pages pass on) share one parse. Errors are
     cached too: a hostile text that needs the whole time budget to be refused costs it once."""
     try:
-        key = normalise(text)
-        return _PROBLEMS.get(key, lambda: _build(key))
+        return problem_of(text), None
     except ParseError as err:  # refused at the first gates, or ServerBusy (not cached: transient)
         return None, str(err)
+
+
+def problem_of(text: str) -> Problem:
+    """:func:`load_problem`'s problem, or its refusal raised: ParseError with the parser's message,
+    ServerBusy (a ParseError) when the server refused for its own sake and asking again may work."""
+    key = normalise(text)
+    problem, error = _PROBLEMS.get(key, lambda: _build(key))
+    if problem is None:
+        raise ParseError(error)
+    return problem
 
 
 def _build(text: str) -> tuple[tuple[Problem | None, str | None], int]:
@@ -214,13 +223,8 @@ def growth_points(notation: str, start: tuple[float, ...], method: str, budget_s
     """One method's seconds per step on a family for n = 2..20 (core.growth.measure_growth),
     cached server-wide on the family's notation and start: the same family and method cost the
     same for every visitor."""
-    def build(text: str) -> Problem:
-        problem, error = load_problem(text)
-        if problem is None:
-            raise ParseError(error)
-        return problem
     try:
-        return measure_growth(build, Family(notation, notation, start), [method], budget_s, should_stop=between_steps())
+        return measure_growth(problem_of, Family(notation, notation, start), [method], budget_s, should_stop=between_steps())
     except RunCancelled:
         st.stop()
         raise  # pragma: no cover - st.stop raises
