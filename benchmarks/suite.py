@@ -443,7 +443,7 @@ def honest_behind_hostile(hostile: int = 4, budget_s: float = core.problem.TYPED
 HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
 # step-size rules with scalar logic per start (the line searches' evaluations are batched in lockstep):
 # measured on fewer starts
-ROW_WISE_STEPS = ("Wolfe", "ExactLineSearch")
+ROW_WISE_STEPS = ("ExactLineSearch",)
 
 
 def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -> dict:

@@ -1,11 +1,12 @@
 """Step-size rules: how far along the direction, for a batch of starts at once.
 
 Fixed η and the model minimum are one line of arithmetic over the batch; Armijo backtracking
-runs its trials for every searching start at once; the Wolfe search and the exact line minimum
-are scalar algorithms (branches per start) whose starts advance in lockstep, each trial's f or g
-evaluated for all of them in one call (_RowSearch); the trust region solves the subproblems of all
-its starts together (each row's secular-equation iteration its own) and judges their trials in
-one call of f per round. All through the same counted evaluations.
+and the strong Wolfe search run their trials for every searching start at once (each start's
+branch of the algorithm taken by masks); the exact line minimum is a scalar algorithm (branches
+per start) whose starts advance in lockstep, each trial's f or g evaluated for all of them in one
+call (_RowSearch); the trust region solves the subproblems of all its starts together (each row's
+secular-equation iteration its own) and judges their trials in one call of f per round. All
+through the same counted evaluations.
 
 The precision-limit rule, shared by every search: where f(x + ηd) and f(x) are equal to f's
 rounding, f cannot judge the step (near a minimum the decrease falls below the last digit of f,
@@ -232,6 +233,18 @@ def _interpolate(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float
     return trial if low <= trial <= high else lo + 0.5 * width
 
 
+def _interpolate_rows(lo: np.ndarray, f_lo: np.ndarray, slope_lo: np.ndarray, hi: np.ndarray,
+                      f_hi: np.ndarray) -> np.ndarray:
+    """:func:`_interpolate` for arrays, element by element the same arithmetic."""
+    width = hi - lo
+    denominator = 2 * (f_hi - f_lo - slope_lo * width)
+    usable = (denominator > 0) & np.isfinite(denominator)
+    with np.errstate(all="ignore"):
+        trial = np.where(usable, lo - slope_lo * width * width / np.where(usable, denominator, 1.0), np.nan)
+    low, high = np.minimum(lo, hi) + 0.1 * np.abs(width), np.maximum(lo, hi) - 0.1 * np.abs(width)
+    return np.where((low <= trial) & (trial <= high), trial, lo + 0.5 * width)
+
+
 class _RowSearch(Rule):
     """A line search whose logic runs start by start (scalar branches: subclasses implement
     ``search`` for one start, as a generator of the points it needs f or g at), its evaluations
@@ -287,82 +300,167 @@ class _RowSearch(Rule):
         return math.isfinite(norm) and norm <= (1 - c1) * float(np.linalg.norm(at.g[i]))
 
 
-class Wolfe(_RowSearch):
+class Wolfe(Rule):
     """A line search satisfying the strong Wolfe conditions (Nocedal & Wright, Algorithms 3.5
     and 3.6, quadratic interpolation in the zoom): f(x + ηd) <= f + c1 η g'd and
-    |g(x + ηd)'d| <= c2 |g'd|; first trial η = 1."""
+    |g(x + ηd)'d| <= c2 |g'd|; first trial η = 1.
+
+    Every start searches at once: each round evaluates f at every searching start's trial (one
+    call), then g where a start needs its slope or the precision-limit rule (one call), and each
+    start takes its own branch of the algorithm by masks (its phase: growing the bracket or
+    zooming). All arithmetic is elementwise over the starts, so each start's search is the one
+    it makes alone."""
 
     options = ("c1", "c2")
-    fields = {**_RowSearch.fields, "wolfe": Field(bool, "the strong Wolfe conditions hold at the step taken")}
+    line_view = "search"
+    fields = {"evaluations": Field(int, "trial points the search evaluated"),
+              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease"),
+              "wolfe": Field(bool, "the strong Wolfe conditions hold at the step taken")}
 
-    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> Search:
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        size, n = direction.shape
         c1, c2 = work.option("c1"), work.option("c2")
-        f0 = float(at.f[i])
-        previous, f_previous, slope_previous = 0.0, f0, slope
-        eta, evaluations = 1.0, 0
-        best: dict[str, Any] | None = None  # the lowest point satisfying Armijo, if Wolfe never holds
-        unresolved = False
-
-        def armijo(eta_: float, f_: float) -> bool:
-            return f_ <= f0 + c1 * eta_ * slope and f_ < f0
-
-        def zoom(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float) -> Generator[Request, Any, dict[str, Any] | None]:
-            nonlocal evaluations, best, unresolved
-            while evaluations < WOLFE_EVALUATIONS:
-                trial = _interpolate(lo, f_lo, slope_lo, hi, f_hi)
-                f_trial = yield from line.value(trial)
-                evaluations += 1
-                if not armijo(trial, f_trial) or f_trial >= f_lo:
-                    if (yield from self.by_gradient(line, at, i, trial, f_trial, c1)):
-                        return {"eta": trial, "f": f_trial, "evaluations": evaluations, "by_gradient": True}
-                    unresolved |= math.isfinite(f_trial) and within_rounding(f_trial, f0)
-                    hi, f_hi = trial, f_trial
-                    continue
-                slope_trial = yield from line.slope(trial)
-                if best is None or f_trial < best["f"]:
-                    best = {"eta": trial, "f": f_trial, "evaluations": evaluations}
-                if abs(slope_trial) <= -c2 * slope:
-                    return {"eta": trial, "f": f_trial, "evaluations": evaluations, "wolfe": True}
-                if slope_trial * (hi - lo) >= 0:
-                    hi, f_hi = lo, f_lo
-                lo, f_lo, slope_lo = trial, f_trial, slope_trial
-                if abs(hi - lo) <= EPS * max(abs(lo), abs(hi)):
-                    break
-            return None
-
-        found = None
-        while evaluations < WOLFE_EVALUATIONS:
-            f_eta = yield from line.value(eta)
-            evaluations += 1
-            if not armijo(eta, f_eta) or (evaluations > 1 and f_eta >= f_previous):
-                if (yield from self.by_gradient(line, at, i, eta, f_eta, c1)):
-                    found = {"eta": eta, "f": f_eta, "evaluations": evaluations, "by_gradient": True}
-                else:
-                    unresolved |= math.isfinite(f_eta) and within_rounding(f_eta, f0)
-                    found = yield from zoom(previous, f_previous, slope_previous, eta, f_eta)
-                break
-            slope_eta = yield from line.slope(eta)
-            best = best if best is not None and best["f"] <= f_eta else {"eta": eta, "f": f_eta, "evaluations": evaluations}
-            if abs(slope_eta) <= -c2 * slope:
-                found = {"eta": eta, "f": f_eta, "evaluations": evaluations, "wolfe": True}
-                break
-            if slope_eta >= 0:
-                found = yield from zoom(eta, f_eta, slope_eta, previous, f_previous)
-                break
-            if eta >= MAX_STEP_GROWTH:
-                break
-            previous, f_previous, slope_previous, eta = eta, f_eta, slope_eta, 2 * eta
-        if found is None and best is not None:
-            found = {**best, "evaluations": evaluations}  # Armijo holds; Wolfe's curvature condition did not
-        if found is None:
-            return _failure(f0, float(np.linalg.norm(at.g[i])), unresolved,
-                            f"no step along d satisfied the Wolfe conditions or decreased f after {evaluations} trials")
-        found["evaluations"] = evaluations
-        return found
+        slopes = _dot(at.g, direction)
+        search = _WolfeSearch(at, direction, np.flatnonzero(slopes < 0), slopes, c1, c2)
+        while search.going.size:
+            search.round(work)
+        out = search.out
+        stops: Stops = {int(i): _not_descent(float(slopes[i])) for i in np.flatnonzero(~(slopes < 0))}
+        for i in search.failed:
+            stops[int(i)] = _failure(float(at.f[i]), float(np.linalg.norm(at.g[i])), bool(out["unresolved"][i]),
+                                     f"no step along d satisfied the Wolfe conditions or decreased f after "
+                                     f"{int(out['evaluations'][i])} trials")
+        info = {"evaluations": out["evaluations"], "by_gradient": out["by_gradient"], "wolfe": out["wolfe"]}
+        for name, spec in self.fields.items():  # nothing to report for the starts that stop
+            info[name][list(stops)] = spec.fill
+        return StepSize(out["eta"], direction, info, stops, {name: v.copy() for name, v in state.items()},
+                        out["f"], out["g"])
 
     def describe(self, info: dict[str, Any]) -> str:
         wolfe = "" if info["wolfe"] or info["by_gradient"] else " (Armijo only: the curvature condition was not met)"
         return f"{info['evaluations']} trials{wolfe}" + _search_note(info)
+
+
+class _WolfeSearch:
+    """The state of every start's Wolfe search (arrays over the batch's rows; ``going`` the rows
+    still searching), advanced a round at a time. Each row follows Nocedal & Wright's
+    Algorithm 3.5 (BRACKET: η doubles until a trial fails Armijo, rises, or has φ' >= 0) and 3.6
+    (ZOOM: quadratic interpolation inside [lo, hi]), the best trial satisfying Armijo kept in
+    case the curvature condition never holds."""
+
+    BRACKET, ZOOM = 0, 1
+
+    def __init__(self, at: Batch, direction: np.ndarray, searching: np.ndarray, slopes: np.ndarray,
+                 c1: float, c2: float) -> None:
+        size, n = direction.shape
+        self.x, self.d, self.f0, self.slope0 = at.x, direction, at.f, slopes
+        self.grad_norm = _norm(at.g)
+        self.c1, self.c2 = c1, c2
+        self.going = searching
+        self.phase = np.full(size, self.BRACKET)
+        self.eta = np.ones(size)  # BRACKET: the next trial
+        self.previous, self.f_previous, self.slope_previous = np.zeros(size), at.f.copy(), slopes.copy()
+        self.lo, self.f_lo, self.slope_lo = np.zeros(size), np.zeros(size), np.zeros(size)  # ZOOM: the bracket
+        self.hi, self.f_hi = np.zeros(size), np.zeros(size)
+        self.best_eta, self.best_f, self.best_g = np.full(size, np.nan), np.full(size, np.nan), np.full((size, n), np.nan)
+        self.has_best = np.zeros(size, dtype=bool)
+        f_next, g_next = _no_evaluations(size, n)
+        self.out = {"eta": np.full(size, np.nan), "f": f_next, "g": g_next, "evaluations": np.zeros(size, dtype=int),
+                    "by_gradient": np.zeros(size, dtype=bool), "wolfe": np.zeros(size, dtype=bool),
+                    "unresolved": np.zeros(size, dtype=bool)}
+        self.failed: list[int] = []
+
+    def round(self, work: Work) -> None:
+        rows, out = self.going, self.out
+        zooming = self.phase[rows] == self.ZOOM
+        trial = self.eta[rows].copy()
+        if zooming.any():
+            z = rows[zooming]
+            trial[zooming] = _interpolate_rows(self.lo[z], self.f_lo[z], self.slope_lo[z], self.hi[z], self.f_hi[z])
+        X = self.x[rows] + trial[:, None] * self.d[rows]
+        f = work.values(rows, X)
+        f = np.where(np.isfinite(f), f, np.inf)
+        out["evaluations"][rows] += 1
+        f0, evaluations = self.f0[rows], out["evaluations"][rows]
+        armijo = (f <= f0 + self.c1 * trial * self.slope0[rows]) & (f < f0)
+        rises = np.where(zooming, f >= self.f_lo[rows], (evaluations > 1) & (f >= self.f_previous[rows]))
+        fail = ~armijo | rises
+        level = np.isfinite(f) & within_rounding(f, f0)  # f cannot judge: the precision-limit rule
+        wanted = ~fail | (fail & level)
+        G = np.full(X.shape, np.nan)
+        if wanted.any():
+            G[wanted] = work.gradients(rows[wanted], X[wanted])
+        by_gradient = np.zeros(rows.size, dtype=bool)
+        judge = fail & level
+        if judge.any():
+            norm = _norm(G[judge])
+            by_gradient[judge] = np.isfinite(norm) & (norm <= (1 - self.c1) * self.grad_norm[rows[judge]])
+        self._finish(rows, fail & by_gradient, trial, f, G, "by_gradient")
+        rejected = fail & ~by_gradient
+        out["unresolved"][rows[rejected & level]] = True
+        # a rejected trial bounds the bracket: BRACKET -> zoom between the previous trial and it
+        start = rejected & ~zooming
+        self._zoom(rows[start], self.previous[rows[start]], self.f_previous[rows[start]],
+                   self.slope_previous[rows[start]], trial[start], f[start])
+        shrink = rows[rejected & zooming]
+        self.hi[shrink], self.f_hi[shrink] = trial[rejected & zooming], f[rejected & zooming]
+        # a trial satisfying Armijo: its slope decides
+        ok = ~fail
+        slope = np.full(rows.size, np.nan)
+        finite_g = ok & np.isfinite(G).all(axis=1)
+        slope[finite_g] = _dot(G[finite_g], self.d[rows[finite_g]])
+        better = ok & np.where(zooming, ~self.has_best[rows] | (f < self.best_f[rows]),
+                               ~(self.has_best[rows] & (self.best_f[rows] <= f)))
+        kept = rows[better]
+        self.best_eta[kept], self.best_f[kept], self.best_g[kept] = trial[better], f[better], G[better]
+        self.has_best[kept] = True
+        wolfe = ok & (np.abs(slope) <= -self.c2 * self.slope0[rows])
+        self._finish(rows, wolfe, trial, f, G, "wolfe")
+        going = ok & ~wolfe
+        ended = np.zeros(rows.size, dtype=bool)
+        # BRACKET: uphill -> zoom back towards the previous trial; else too far, or double η
+        grow = going & ~zooming
+        uphill = grow & (slope >= 0)
+        self._zoom(rows[uphill], trial[uphill], f[uphill], slope[uphill], self.previous[rows[uphill]],
+                   self.f_previous[rows[uphill]])
+        grow &= ~uphill
+        ended |= grow & (trial >= MAX_STEP_GROWTH)
+        grow &= ~ended
+        g_rows = rows[grow]
+        self.previous[g_rows], self.f_previous[g_rows], self.slope_previous[g_rows] = trial[grow], f[grow], slope[grow]
+        self.eta[g_rows] = 2 * trial[grow]
+        # ZOOM: the trial becomes lo (hi moves to the old lo when the slope points past it)
+        narrow = going & zooming
+        z = rows[narrow]
+        flip = narrow & (slope * (self.hi[rows] - self.lo[rows]) >= 0)
+        f_rows = rows[flip]
+        self.hi[f_rows], self.f_hi[f_rows] = self.lo[f_rows], self.f_lo[f_rows]
+        self.lo[z], self.f_lo[z], self.slope_lo[z] = trial[narrow], f[narrow], slope[narrow]
+        lo, hi = self.lo[rows], self.hi[rows]
+        ended |= narrow & (np.abs(hi - lo) <= EPS * np.maximum(np.abs(lo), np.abs(hi)))
+        # out of trials: the search ends where it stands
+        still = ~(fail & by_gradient) & ~wolfe
+        ended |= still & (out["evaluations"][rows] >= WOLFE_EVALUATIONS)
+        self._end(rows[ended])
+        self.going = rows[still & ~ended]
+
+    def _zoom(self, rows: np.ndarray, lo: np.ndarray, f_lo: np.ndarray, slope_lo: np.ndarray, hi: np.ndarray,
+              f_hi: np.ndarray) -> None:
+        self.phase[rows] = self.ZOOM
+        self.lo[rows], self.f_lo[rows], self.slope_lo[rows], self.hi[rows], self.f_hi[rows] = lo, f_lo, slope_lo, hi, f_hi
+
+    def _finish(self, rows: np.ndarray, which: np.ndarray, trial: np.ndarray, f: np.ndarray, G: np.ndarray,
+                flag: str) -> None:
+        done = rows[which]
+        self.out["eta"][done], self.out["f"][done], self.out["g"][done] = trial[which], f[which], G[which]
+        self.out[flag][done] = True
+
+    def _end(self, rows: np.ndarray) -> None:
+        """Rows that stop without a step meeting the conditions: their best Armijo step, if any
+        (the curvature condition did not hold), else a failure."""
+        best = rows[self.has_best[rows]]
+        self.out["eta"][best], self.out["f"][best], self.out["g"][best] = self.best_eta[best], self.best_f[best], self.best_g[best]
+        self.failed.extend(rows[~self.has_best[rows]].tolist())
 
 
 class ExactLineSearch(_RowSearch):
