@@ -174,3 +174,14 @@ def test_cli_refuses_a_box_that_makes_no_picture():
     done = subprocess.run([sys.executable, "-m", "core", "x^2 + y^2", "--basins=-1,1,-1,1", "--axes", "q"],
                           capture_output=True, text=True)
     assert done.returncode == 2 and "q is not a variable" in done.stderr
+
+
+def test_a_method_gets_the_slack_the_later_ones_do_not_need():
+    from core.basins import method_share
+    # newton estimated at 0.08 s (its first pilot was cold: it needed 0.17) and gd-armijo at 0.5,
+    # with 1.95 s left: newton may use all but gd-armijo's 0.5, not its 12 % part of 1.95
+    assert method_share(1.95, [0.08, 0.5]) == pytest.approx(1.45)
+    assert method_share(1.0, [0.5]) == 1.0  # the last method: all that is left
+    # estimates that do not fit: each its part in proportion (3:1 of 1 s)
+    assert method_share(1.0, [1.5, 0.5]) == pytest.approx(0.75)
+    assert method_share(1.0, [0.0, 0.0]) == 1.0  # nothing estimated for the later one: it gets what is left after
