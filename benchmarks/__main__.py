@@ -173,10 +173,8 @@ def report(quick: bool = False) -> list[Row]:
             Row(title, "  batch speed-up (run_ends)", f"{b['speedup']:.0f}x", f">= {GOAL_BATCH_SPEEDUP:.0f}x",
                 b["speedup"] >= GOAL_BATCH_SPEEDUP),
         ]
-        for c in per_start_step_costs(**({"size": 400, "steps": 3, "row_wise_size": 20} if quick else {})):
-            how = "its step-size rule's branches per start" if c["row_wise"] else "vectorised"
-            out.append(Row(title, f"  {c['method']}: per start per step, B = {c['starts']:,} ({how})",
-                           _time(c["per_start_step_s"])))
+        for c in per_start_step_costs(**({"size": 400, "steps": 3} if quick else {})):
+            out.append(Row(title, f"  {c['method']}: per start per step, B = {c['starts']:,}", _time(c["per_start_step_s"])))
         s = sweep_through_batch(**({"rates": 10, "steps": 50} if quick else {}))
         out += [Row(title, f"learning-rate sweep, {s['rates']} rates x {s['steps']} steps of gd, one batch",
                     _time(s["batch_s"])),

@@ -441,11 +441,6 @@ def honest_behind_hostile(hostile: int = 4, budget_s: float = core.problem.TYPED
 # --------------------------------------------------------------------------------------------
 
 HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
-# step-size rules with scalar logic per start (the line searches' evaluations are batched in lockstep):
-# measured on fewer starts
-ROW_WISE_STEPS = ("ExactLineSearch",)
-
-
 def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -> dict:
     """Newton on Himmelblau from a grid x grid of starts in [-5, 5]^2, ``steps`` steps: one
     run_ends (where each start ended: what a basin picture needs), the same batch keeping every
@@ -472,24 +467,22 @@ def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -
             "speedup": loop_per_start * len(starts) / ends_s, "converged": int(np.sum(ends.status == "converged"))}
 
 
-def per_start_step_costs(size: int = 40_000, steps: int = 10, row_wise_size: int = 1_000) -> list[dict]:
-    """Seconds per start per step of every method on Himmelblau from ``size`` random starts
-    (``row_wise_size`` for the methods whose step-size rule has scalar logic per start)."""
+def per_start_step_costs(size: int = 40_000, steps: int = 10) -> list[dict]:
+    """Seconds per start per step of every method on Himmelblau from ``size`` random starts, one
+    batch per method."""
     from core import METHODS, run_batch
 
     problem = build_problem(HIMMELBLAU, timeout=None)
     rng = np.random.default_rng(0)
     out = []
-    for method_id, method in METHODS.items():
-        row_wise = type(method.step).__name__ in ROW_WISE_STEPS
-        count = row_wise_size if row_wise else size
-        starts = rng.uniform(-5, 5, size=(count, 2))
+    for method_id in METHODS:
+        starts = rng.uniform(-5, 5, size=(size, 2))
         start = time.perf_counter()
         traces = run_batch(problem, starts, method_id, Options(lr=0.01, max_iter=steps, tol=1e-300))
         seconds = time.perf_counter() - start
         step_count = sum(t.iterations for t in traces)
-        out.append({"method": method_id, "starts": count, "row_wise": row_wise,
-                    "per_start_step_s": seconds / max(step_count, 1), "seconds": seconds})
+        out.append({"method": method_id, "starts": size, "per_start_step_s": seconds / max(step_count, 1),
+                    "seconds": seconds})
     return out
 
 

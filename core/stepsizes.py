@@ -1,12 +1,11 @@
 """Step-size rules: how far along the direction, for a batch of starts at once.
 
-Fixed η and the model minimum are one line of arithmetic over the batch; Armijo backtracking
-and the strong Wolfe search run their trials for every searching start at once (each start's
-branch of the algorithm taken by masks); the exact line minimum is a scalar algorithm (branches
-per start) whose starts advance in lockstep, each trial's f or g evaluated for all of them in one
-call (_RowSearch); the trust region solves the subproblems of all its starts together (each row's
-secular-equation iteration its own) and judges their trials in one call of f per round. All
-through the same counted evaluations.
+Fixed η and the model minimum are one line of arithmetic over the batch; Armijo backtracking,
+the strong Wolfe search and the exact line minimum run their trials for every searching start
+at once (each start's branch of its algorithm taken by masks, all arithmetic elementwise, so a
+start's step is the one it takes alone); the trust region solves the subproblems of all its
+starts together (each row's secular-equation iteration its own) and judges their trials in one
+call of f per round. All through the same counted evaluations.
 
 The precision-limit rule, shared by every search: where f(x + ηd) and f(x) are equal to f's
 rounding, f cannot judge the step (near a minimum the decrease falls below the last digit of f,
@@ -18,8 +17,7 @@ when |φ'(η)| <= LEVEL_SLOPE |φ'(0)| (steepest descent zig-zags, so ||g|| may 
 
 from __future__ import annotations
 
-import math
-from typing import Any, Callable, Generator, Iterator
+from typing import Any, Callable
 
 import numpy as np
 
@@ -170,69 +168,6 @@ class Backtracking(Rule):
         return f"{info['backtracks']} backtracks" + _search_note(info)
 
 
-Request = tuple[str, np.ndarray]  # ("f" or "g", the point): what a search asks the batch for
-Search = Generator[Request, Any, "dict[str, Any] | tuple[str, str]"]
-
-
-def in_lockstep(searches: dict[int, Search], work: Work) -> Iterator[tuple[int, Any]]:
-    """Run every start's search together: each round, the f (then the g) every waiting search
-    asks for is evaluated for all of them in one compiled call and sent back. Yields (start,
-    what its search returned) as each one finishes. Only the evaluations are shared: each
-    search's arithmetic is its own, so a start's outcome is the one it gets alone."""
-    asked: dict[int, Request] = {}  # start -> what its search waits for
-    finished: list[tuple[int, Any]] = []
-
-    def advance(i: int, answer: Any) -> None:
-        try:
-            asked[i] = searches[i].send(answer)
-        except StopIteration as done:
-            asked.pop(i, None)
-            finished.append((i, done.value))
-
-    for i in searches:
-        advance(i, None)
-    while True:
-        yield from finished
-        finished.clear()
-        if not asked:
-            return
-        for kind, evaluate in (("f", work.values), ("g", work.gradients)):
-            rows = [i for i, (wanted, _) in asked.items() if wanted == kind]
-            if rows:
-                answers = evaluate(np.array(rows), np.stack([asked[i][1] for i in rows]))
-                for i, answer in zip(rows, answers):
-                    advance(i, answer)
-
-
-class _Line:
-    """phi(eta) = f(x + eta d) and phi'(eta) = g(x + eta d)'d for one start. Each is a generator:
-    ``value = yield from line.value(eta)`` asks the batch driver (_RowSearch.size) for f at the
-    point, which evaluates every start's pending request in one call."""
-
-    def __init__(self, x: np.ndarray, d: np.ndarray) -> None:
-        self.x, self.d = x, d
-        self.gradients: dict[float, np.ndarray] = {}
-
-    def value(self, eta: float) -> Generator[Request, Any, float]:
-        value = float((yield "f", self.x + eta * self.d))
-        return value if math.isfinite(value) else math.inf
-
-    def slope(self, eta: float) -> Generator[Request, Any, float]:
-        g = yield "g", self.x + eta * self.d
-        self.gradients[eta] = g
-        return float(g @ self.d) if np.isfinite(g).all() else math.nan
-
-
-def _interpolate(lo: float, f_lo: float, slope_lo: float, hi: float, f_hi: float) -> float:
-    """Minimiser of the quadratic through (lo, f_lo) with slope slope_lo and (hi, f_hi), kept
-    in the middle 80% of [lo, hi] (else the midpoint)."""
-    width = hi - lo
-    denominator = 2 * (f_hi - f_lo - slope_lo * width)
-    trial = lo - slope_lo * width * width / denominator if denominator > 0 and math.isfinite(denominator) else math.nan
-    low, high = min(lo, hi) + 0.1 * abs(width), max(lo, hi) - 0.1 * abs(width)
-    return trial if low <= trial <= high else lo + 0.5 * width
-
-
 def _interpolate_rows(lo: np.ndarray, f_lo: np.ndarray, slope_lo: np.ndarray, hi: np.ndarray,
                       f_hi: np.ndarray) -> np.ndarray:
     """:func:`_interpolate` for arrays, element by element the same arithmetic."""
@@ -243,61 +178,6 @@ def _interpolate_rows(lo: np.ndarray, f_lo: np.ndarray, slope_lo: np.ndarray, hi
         trial = np.where(usable, lo - slope_lo * width * width / np.where(usable, denominator, 1.0), np.nan)
     low, high = np.minimum(lo, hi) + 0.1 * np.abs(width), np.maximum(lo, hi) - 0.1 * np.abs(width)
     return np.where((low <= trial) & (trial <= high), trial, lo + 0.5 * width)
-
-
-class _RowSearch(Rule):
-    """A line search whose logic runs start by start (scalar branches: subclasses implement
-    ``search`` for one start, as a generator of the points it needs f or g at), its evaluations
-    batched: every start's searches advance in lockstep, and the f (or g) each one asks for next
-    is computed for all of them in one call. A start's arithmetic is its own, so each start's
-    step is the one it takes alone, to the last bit."""
-
-    line_view = "search"
-
-    fields = {"evaluations": Field(int, "trial points the search evaluated"),
-              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
-
-    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
-        size, n = direction.shape
-        eta = np.full(size, np.nan)
-        info = {name: spec.empty(size) for name, spec in self.fields.items()}
-        f_next, g_next = _no_evaluations(size, n)
-        stops: Stops = {}
-        new_state = {name: values.copy() for name, values in state.items()}
-        slopes = _dot(at.g, direction)
-        lines: dict[int, _Line] = {}
-        searches: dict[int, Search] = {}
-
-        for i in range(size):
-            slope = float(slopes[i])
-            if not slope < 0:
-                stops[i] = _not_descent(slope)
-                continue
-            lines[i] = _Line(at.x[i], direction[i])
-            searches[i] = self.search(lines[i], at, i, slope, new_state, work)
-        for i, outcome in in_lockstep(searches, work):
-            if isinstance(outcome, tuple):
-                stops[i] = outcome
-                continue
-            eta[i], f_next[i] = outcome["eta"], outcome["f"]
-            if outcome["eta"] in lines[i].gradients:
-                g_next[i] = lines[i].gradients[outcome["eta"]]
-            for name in info:
-                info[name][i] = outcome.get(name, info[name][i])
-        return StepSize(eta, direction, info, stops, new_state, f_next, g_next)
-
-    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State,
-               work: Work) -> Search:  # pragma: no cover - abstract
-        raise NotImplementedError
-
-    @staticmethod
-    def by_gradient(line: _Line, at: Batch, i: int, eta: float, f_trial: float, c1: float) -> Generator[Request, Any, bool]:
-        """The precision-limit rule for one trial (see the module's docstring)."""
-        if not (math.isfinite(f_trial) and within_rounding(f_trial, at.f[i])):
-            return False
-        yield from line.slope(eta)
-        norm = float(np.linalg.norm(line.gradients[eta]))
-        return math.isfinite(norm) and norm <= (1 - c1) * float(np.linalg.norm(at.g[i]))
 
 
 class Wolfe(Rule):
@@ -463,20 +343,26 @@ class _WolfeSearch:
         self.failed.extend(rows[~self.has_best[rows]].tolist())
 
 
-class ExactLineSearch(_RowSearch):
+class ExactLineSearch(Rule):
     """The minimum of f along d, to |phi'(η)| <= EXACT_SLOPE |phi'(0)|: a bracket [lo, hi] with
     phi'(lo) < 0 is grown from the first trial and narrowed by secant steps on phi' (bisection
     when a secant step leaves the bracket).
 
     First trial: the model minimum -g'd / d'Hd where d'Hd > 0 (``first="model"``, which reads
     H: on a quadratic it is exact at once), else the previous step's η scaled as in Nocedal &
-    Wright (3.60), or one unit of length along d at the first step (``first="previous"``)."""
+    Wright (3.60), or one unit of length along d at the first step (``first="previous"``).
+
+    Every start searches at once: each round one call of f at every searching start's trial and
+    one of g where f is finite; each start takes its own branch by masks, all arithmetic
+    elementwise, so each start's search is the one it makes alone."""
 
     options = ()
-    fields = {**_RowSearch.fields,
+    line_view = "search"
+    fields = {"evaluations": Field(int, "trial points the search evaluated"),
               "by_gradient": Field(bool, "accepted on φ' = g'd because f could not resolve the decrease"),
               "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
               "slope_ratio": Field(float, "|phi'(eta)| / |phi'(0)| at the step taken")}
+    NONE, HI, LO = 0, 1, 2  # which end of the bracket the last trial left in place (Illinois)
 
     def __init__(self, first: str = "model") -> None:
         self.first = first
@@ -494,77 +380,118 @@ class ExactLineSearch(_RowSearch):
             state["previous_slope"][0] = float(trace.grad[k - 1] @ trace.direction[k - 1])
         return state
 
-    def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> Search:
-        f0, d = float(at.f[i]), line.d
-        model_eta = math.nan
-        if self.first == "model":
-            curvature, allowance = model_curvature(at.g[i:i + 1], at.hessian[i:i + 1], d[None])
-            if curvature[0] > allowance[0]:
-                model_eta = -slope / float(curvature[0])
-            first = model_eta
-        else:
-            previous_eta, previous_slope = state["previous_eta"][i], state["previous_slope"][i]
-            first = previous_eta * previous_slope / slope if np.isfinite(previous_eta) else math.nan
-        if not (math.isfinite(first) and first > 0):
-            first = 1.0 / float(np.linalg.norm(d))
-        lo, f_lo, slope_lo = 0.0, f0, slope
-        hi = slope_hi = math.nan
-        kept = ""  # which end of the bracket the last trial left in place (Illinois)
-        eta, evaluations, unresolved = first, 0, False
-        result = None
-        flattest = (math.inf, math.nan, math.nan)  # (|phi'|, eta, f) of the level trials
-        while evaluations < EXACT_EVALUATIONS:
-            f_eta = yield from line.value(eta)
-            evaluations += 1
-            slope_eta = (yield from line.slope(eta)) if math.isfinite(f_eta) else math.nan
+    def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
+        size, n = direction.shape
+        d, f0 = direction, at.f
+        slope0 = _dot(at.g, d)
+        new_state = {name: values.copy() for name, values in state.items()}
+        stops: Stops = {int(i): _not_descent(float(slope0[i])) for i in np.flatnonzero(~(slope0 < 0))}
+        model_eta = np.full(size, np.nan)
+        with np.errstate(all="ignore"):
+            if self.first == "model":
+                curvature, allowance = model_curvature(at.g, at.hessian, d)
+                positive = curvature > allowance
+                model_eta[positive] = -slope0[positive] / curvature[positive]
+                first = model_eta.copy()
+            else:
+                previous_eta, previous_slope = state["previous_eta"], state["previous_slope"]
+                first = np.where(np.isfinite(previous_eta), previous_eta * previous_slope / slope0, np.nan)
+            first = np.where(np.isfinite(first) & (first > 0), first, 1.0 / _norm(d))
+        lo, f_lo, slope_lo = np.zeros(size), f0.copy(), slope0.copy()
+        g_lo = np.full((size, n), np.nan)
+        hi, slope_hi = np.full(size, np.nan), np.full(size, np.nan)
+        kept = np.full(size, self.NONE)
+        eta = first.copy()
+        evaluations = np.zeros(size, dtype=int)
+        unresolved = np.zeros(size, dtype=bool)
+        flat_slope, flat_eta, flat_f = np.full(size, np.inf), np.full(size, np.nan), np.full(size, np.nan)
+        flat_g = np.full((size, n), np.nan)
+        taken = np.full(size, np.nan)
+        f_next, g_next = _no_evaluations(size, n)
+        by_gradient = np.zeros(size, dtype=bool)
+        ended: list[np.ndarray] = []  # rows whose search stopped without meeting the slope test
+        rows = np.flatnonzero(slope0 < 0)
+        while rows.size:
+            X = at.x[rows] + eta[rows, None] * d[rows]
+            f = work.values(rows, X)
+            f = np.where(np.isfinite(f), f, np.inf)
+            evaluations[rows] += 1
+            G = np.full(X.shape, np.nan)
+            finite_f = np.isfinite(f)
+            if finite_f.any():
+                G[finite_f] = work.gradients(rows[finite_f], X[finite_f])
+            slope = np.full(rows.size, np.nan)
+            usable = np.isfinite(G).all(axis=1)
+            slope[usable] = _dot(G[usable], d[rows[usable]])
             # phi' decides; f only has to be lower, or equal to its rounding (near a minimum the
             # decrease is below f's last digit while phi' is still exact enough to find it)
-            level = math.isfinite(f_eta) and within_rounding(f_eta, f0)
-            if level and abs(slope_eta) < flattest[0]:
-                flattest = (abs(slope_eta), eta, f_eta)
-            if (f_eta < f0 or level) and abs(slope_eta) <= EXACT_SLOPE * abs(slope):
-                result = {"eta": eta, "f": f_eta, "by_gradient": not f_eta < f0}
-                break
-            if math.isfinite(slope_eta) and slope_eta < 0 and (f_eta <= f_lo or within_rounding(f_eta, f_lo)):
-                lo, f_lo, slope_lo = eta, f_eta, slope_eta  # the minimum lies further on
-                if kept == "hi":  # hi stayed twice: halve its weight so the next trial moves it
-                    slope_hi *= 0.5
-                kept = "hi"
+            level = finite_f & within_rounding(f, f0[rows])
+            flatter = level & (np.abs(slope) < flat_slope[rows])
+            r = rows[flatter]
+            flat_slope[r], flat_eta[r], flat_f[r], flat_g[r] = np.abs(slope[flatter]), eta[r], f[flatter], G[flatter]
+            found = ((f < f0[rows]) | level) & (np.abs(slope) <= EXACT_SLOPE * np.abs(slope0[rows]))
+            r = rows[found]
+            taken[r], f_next[r], g_next[r], by_gradient[r] = eta[r], f[found], G[found], ~(f[found] < f0[r])
+            on = ~found
+            further = on & np.isfinite(slope) & (slope < 0) & ((f <= f_lo[rows]) | within_rounding(f, f_lo[rows]))
+            r = rows[further]  # the minimum lies further on: the trial is the new lo
+            lo[r], f_lo[r], slope_lo[r], g_lo[r] = eta[r], f[further], slope[further], G[further]
+            slope_hi[r] = np.where(kept[r] == self.HI, slope_hi[r] * 0.5, slope_hi[r])  # hi stayed twice: halve its weight
+            kept[r] = self.HI
+            beyond = on & ~further
+            r = rows[beyond]  # the trial is the new hi
+            unresolved[r] |= level[beyond]
+            hi[r], slope_hi[r] = eta[r], slope[beyond]
+            slope_lo[r] = np.where(kept[r] == self.LO, slope_lo[r] * 0.5, slope_lo[r])
+            kept[r] = self.LO
+            # next trials: without a hi, secant extrapolation of phi' to zero (at least 2x, at most
+            # 4x further) unless f keeps decreasing along the whole line; with one, the Illinois
+            # method on phi' (the secant of the bracket's ends), bisection where phi' at hi is not
+            # a usable number or not positive (f rose with phi' < 0), or stop when it is too narrow
+            stop = np.zeros(rows.size, dtype=bool)
+            r_lo, r_hi, r_slope_lo, r_slope_hi, r_eta = lo[rows], hi[rows], slope_lo[rows], slope_hi[rows], eta[rows]
+            open_ended = on & np.isnan(r_hi)
+            stop |= open_ended & (r_eta >= MAX_STEP_GROWTH * first[rows])
+            grow = open_ended & ~stop
+            with np.errstate(all="ignore"):
+                step = np.where(r_slope_lo > slope0[rows], r_lo * r_slope_lo / (slope0[rows] - r_slope_lo), np.inf)
+                extrapolated = r_lo + np.minimum(np.maximum(step, r_lo), 3 * r_lo)
+                width = r_hi - r_lo
+                bracketed = on & ~open_ended
+                stop |= bracketed & (width <= 4 * EPS * r_hi)
+                narrow = bracketed & ~stop
+                secant_ok = np.isfinite(r_slope_hi) & (r_slope_hi > 0)
+                trial = np.where(secant_ok, r_lo - r_slope_lo * width / np.where(secant_ok, r_slope_hi - r_slope_lo, 1.0),
+                                 np.nan)
+                narrowed = np.where((r_lo < trial) & (trial < r_hi), trial, r_lo + 0.5 * width)
+            eta[rows[grow]] = extrapolated[grow]
+            eta[rows[narrow]] = narrowed[narrow]
+            going = on & ~stop
+            stop |= going & (evaluations[rows] >= EXACT_EVALUATIONS)
+            ended.append(rows[stop])
+            rows = rows[going & ~stop]
+        # where the slope test was never met: the bracket's best point if f decreased there, else
+        # the flattest level trial if flat enough, else a failure
+        for i in (np.concatenate(ended) if ended else np.zeros(0, dtype=int)):
+            if lo[i] > 0 and f_lo[i] < f0[i]:
+                taken[i], f_next[i], g_next[i] = lo[i], f_lo[i], g_lo[i]
+            elif flat_slope[i] <= LEVEL_SLOPE * abs(slope0[i]):
+                taken[i], f_next[i], g_next[i], by_gradient[i] = flat_eta[i], flat_f[i], flat_g[i], True
             else:
-                unresolved |= level
-                hi, slope_hi = eta, slope_eta
-                if kept == "lo":
-                    slope_lo *= 0.5
-                kept = "lo"
-            if math.isnan(hi):
-                if eta >= MAX_STEP_GROWTH * first:
-                    break  # f keeps decreasing along the whole line
-                # secant extrapolation of phi' to zero, at most 4x further, at least 2x
-                step = lo * slope_lo / (slope - slope_lo) if slope_lo > slope else math.inf
-                eta = lo + min(max(step, lo), 3 * lo)
-                continue
-            width = hi - lo
-            if width <= 4 * EPS * hi:
-                break
-            # the Illinois method on phi': the secant of the bracket's ends, the weight of an end
-            # that stays twice halved (plain regula falsi crawls when one end sticks); bisection
-            # where phi' at hi is not a usable number or not positive (f rose with phi' < 0)
-            trial = lo - slope_lo * width / (slope_hi - slope_lo) if math.isfinite(slope_hi) and slope_hi > 0 else math.nan
-            eta = trial if lo < trial < hi else lo + 0.5 * width
-        if result is None and lo > 0 and f_lo < f0:
-            result = {"eta": lo, "f": f_lo}  # the best point of the bracket: f decreased, phi' not yet ~0
-        if result is None and flattest[0] <= LEVEL_SLOPE * abs(slope):
-            result = {"eta": flattest[1], "f": flattest[2], "by_gradient": True}
-        if result is None:
-            return _failure(f0, float(np.linalg.norm(at.g[i])), unresolved,
-                            "the exact line search found no point along d where f decreases"
-                            + (" (f keeps decreasing along the whole line: unbounded below?)" if math.isnan(hi) else ""),
-                            f"no trial brought |φ'| below {LEVEL_SLOPE:g} |φ'(0)|")
-        taken_slope = float(line.gradients[result["eta"]] @ d) if result["eta"] in line.gradients else math.nan
-        result.update(evaluations=evaluations, model_eta=model_eta, slope_ratio=abs(taken_slope / slope))
+                stops[int(i)] = _failure(
+                    float(f0[i]), float(np.linalg.norm(at.g[i])), bool(unresolved[i]),
+                    "the exact line search found no point along d where f decreases"
+                    + (" (f keeps decreasing along the whole line: unbounded below?)" if np.isnan(hi[i]) else ""),
+                    f"no trial brought |φ'| below {LEVEL_SLOPE:g} |φ'(0)|")
+        with np.errstate(all="ignore"):
+            slope_ratio = np.abs(_dot(g_next, d) / slope0)
+        info = {"evaluations": evaluations, "by_gradient": by_gradient, "model_eta": model_eta, "slope_ratio": slope_ratio}
+        for name, spec in self.fields.items():  # nothing to report for the starts that stop
+            info[name][list(stops)] = spec.fill
+        stepped = np.flatnonzero(np.isfinite(taken))
         if self.first != "model":
-            state["previous_eta"][i], state["previous_slope"][i] = result["eta"], slope
-        return result
+            new_state["previous_eta"][stepped], new_state["previous_slope"][stepped] = taken[stepped], slope0[stepped]
+        return StepSize(taken, direction, info, stops, new_state, f_next, g_next)
 
     def describe(self, info: dict[str, Any]) -> str:
         model = f"; model η = {info['model_eta']:.6g}" if np.isfinite(info["model_eta"]) else ""
