@@ -242,12 +242,20 @@ def _majority(kinds: np.ndarray) -> str:
 
 def method_share(left: float, estimates: Sequence[float]) -> float:
     """CPU seconds for the next method, of ``left``, given the estimated costs of it and of the
-    methods after it: all that the later ones are not estimated to need (the slack goes to whoever
-    runs first, so one low estimate does not stop a method while budget is to spare), and at
-    least its part in proportion to the estimates (when they do not all fit)."""
-    total = sum(estimates)
-    part = estimates[0] / total if total > 0 else 1 / len(estimates)
-    return max(left * part, left - sum(estimates[1:]))
+    methods after it. When they all fit, it may use all that the later ones are not estimated to
+    need (the slack goes to whoever runs first, so one low estimate does not stop a method while
+    budget is to spare). When they do not, the budget is shared max-min fairly: every method whose
+    estimate is below the common level gets all it needs, the others that level (so a cheap
+    method is never starved by a costly one beside it)."""
+    if sum(estimates) <= left:
+        return left - sum(estimates[1:])
+    level, remaining, pending = 0.0, left, sorted(estimates)
+    while pending:
+        level = remaining / len(pending)
+        if pending[0] > level:
+            break
+        remaining -= pending.pop(0)
+    return min(estimates[0], level) if pending else estimates[0]
 
 
 def compute_basins(problem: Problem, view: View, methods: Sequence[str], options: Options | None = None, *,
@@ -286,6 +294,8 @@ def compute_basins(problem: Problem, view: View, methods: Sequence[str], options
                     trial = run_ends(problem, pilot, method, options, deadline=started + cpu_budget_s / (8 * len(methods)),
                                      should_stop=should_stop)
                     least = min(least, time.thread_time() - started)
+                    if np.any(trial.status == "time_limit"):  # cut short: a second run would tell nothing new
+                        break
                 seconds.append(least)
                 finished.append(int(np.sum(trial.status != "time_limit")))
                 if finished[-1] < len(pilot):  # cut short: a slow method, run start by start (cost ~ B)

@@ -396,7 +396,7 @@ class ExactLineSearch(Rule):
             else:
                 previous_eta, previous_slope = state["previous_eta"], state["previous_slope"]
                 first = np.where(np.isfinite(previous_eta), previous_eta * previous_slope / slope0, np.nan)
-            first = np.where(np.isfinite(first) & (first > 0), first, 1.0 / _norm(d))
+            first = np.where(np.isfinite(first) & (first > 0), first, 1.0 / _norm(d, scaled=True))
         lo, f_lo, slope_lo = np.zeros(size), f0.copy(), slope0.copy()
         g_lo = np.full((size, n), np.nan)
         hi, slope_hi = np.full(size, np.nan), np.full(size, np.nan)
@@ -594,9 +594,18 @@ class TrustRegion(Rule):
         return f"Δ = {info['radius']:.3g}, ρ = {info['ratio']:.3g}, step {where}{rejected}" + _search_note(info)
 
 
-def _norm(vectors: np.ndarray) -> np.ndarray:
-    """Row-wise Euclidean norms of (b, n), each row's own sum (no scaling: inf where it overflows)."""
-    return np.sqrt(_dot(vectors, vectors))
+def _norm(vectors: np.ndarray, scaled: bool = False) -> np.ndarray:
+    """Row-wise Euclidean norms of (b, n), each row's own sum: inf where d'd overflows and 0 where
+    it underflows, unless ``scaled`` (then those rows are computed as m ||d/m||, m = max |d_i|)."""
+    norms = np.sqrt(_dot(vectors, vectors))
+    if scaled:
+        lost = np.flatnonzero(~(np.isfinite(norms) & (norms > 0)) & np.isfinite(vectors).all(axis=1))
+        if lost.size:
+            largest = np.abs(vectors[lost]).max(axis=1)
+            with np.errstate(all="ignore"):
+                unit = vectors[lost] / np.where(largest > 0, largest, 1.0)[:, None]
+            norms[lost] = largest * np.sqrt(_dot(unit, unit))
+    return norms
 
 
 def solve_subproblems(g: np.ndarray, eigenvalues: np.ndarray, vectors: np.ndarray,

@@ -179,9 +179,19 @@ def test_cli_refuses_a_box_that_makes_no_picture():
 def test_a_method_gets_the_slack_the_later_ones_do_not_need():
     from core.basins import method_share
     # newton estimated at 0.08 s (its first pilot was cold: it needed 0.17) and gd-armijo at 0.5,
-    # with 1.95 s left: newton may use all but gd-armijo's 0.5, not its 12 % part of 1.95
+    # with 1.95 s left: newton may use all but gd-armijo's 0.5, not its 14 % part of 1.95
     assert method_share(1.95, [0.08, 0.5]) == pytest.approx(1.45)
     assert method_share(1.0, [0.5]) == 1.0  # the last method: all that is left
-    # estimates that do not fit: each its part in proportion (3:1 of 1 s)
-    assert method_share(1.0, [1.5, 0.5]) == pytest.approx(0.75)
     assert method_share(1.0, [0.0, 0.0]) == 1.0  # nothing estimated for the later one: it gets what is left after
+
+
+def test_when_the_estimates_do_not_fit_a_cheap_method_still_gets_all_it_needs():
+    from core.basins import method_share
+    # newton 0.002 s beside gd 8 s, 1.4 s left: newton gets its 0.002 (a proportional split gave
+    # it 0.00035 and drew all its starts as stopped), gd the rest, in either order
+    assert method_share(1.4, [0.002, 8.0]) == 0.002
+    assert method_share(1.4, [8.0, 0.002]) == pytest.approx(1.398)
+    # two costly methods and a cheap one: the cheap one in full, the costly ones an equal level
+    assert method_share(1.0, [0.1, 2.0, 3.0]) == 0.1
+    assert method_share(1.0, [2.0, 0.1, 3.0]) == pytest.approx(0.45)
+    assert method_share(0.9, [3.0, 2.0]) == pytest.approx(0.45)

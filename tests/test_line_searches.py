@@ -120,3 +120,16 @@ def test_the_comparison_covers_every_way_a_search_ends(search, outcomes):
                                                         & (step.info["slope_ratio"] > EXACT_SLOPE)).sum())
     for outcome in outcomes:
         assert covered[outcome] > 0, (outcome, covered)
+
+
+def test_an_exact_search_along_a_tiny_direction_still_finds_its_minimum():
+    # |d| = 2.2e-170: d'd underflows to 0, so 1/||d|| would be inf; the first trial is one unit
+    # of length along d all the same, and the minimum of (x - 1)^2 + (y - 2)^2 from 0 along -g
+    # is at eta = 1/2 / 1e-170
+    problem = _problem("(x-1)^2 + (y-2)^2")
+    x = np.zeros((1, 2))
+    d = -problem.gradients(x) * 1e-170
+    state = {"previous_eta": np.full(1, np.nan), "previous_slope": np.full(1, np.nan)}
+    step, _ = _search(ExactLineSearch("previous"), problem, x, d, Options(), state)
+    assert not step.stops
+    np.testing.assert_allclose(x + step.eta[:, None] * d, [[1.0, 2.0]], rtol=1e-12)
