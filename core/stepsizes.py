@@ -411,65 +411,77 @@ class ExactLineSearch(Rule):
         by_gradient = np.zeros(size, dtype=bool)
         ended: list[np.ndarray] = []  # rows whose search stopped without meeting the slope test
         rows = np.flatnonzero(slope0 < 0)
-        while rows.size:
-            X = at.x[rows] + eta[rows, None] * d[rows]
-            f = work.values(rows, X)
-            f = np.where(np.isfinite(f), f, np.inf)
-            evaluations[rows] += 1
-            G = np.full(X.shape, np.nan)
-            finite_f = np.isfinite(f)
-            if finite_f.any():
-                G[finite_f] = work.gradients(rows[finite_f], X[finite_f])
-            slope = np.full(rows.size, np.nan)
-            usable = np.isfinite(G).all(axis=1)
-            slope[usable] = _dot(G[usable], d[rows[usable]])
-            # phi' decides; f only has to be lower, or equal to its rounding (near a minimum the
-            # decrease is below f's last digit while phi' is still exact enough to find it)
-            level = finite_f & within_rounding(f, f0[rows])
-            flatter = level & (np.abs(slope) < flat_slope[rows])
-            r = rows[flatter]
-            flat_slope[r], flat_eta[r], flat_f[r], flat_g[r] = np.abs(slope[flatter]), eta[r], f[flatter], G[flatter]
-            found = ((f < f0[rows]) | level) & (np.abs(slope) <= EXACT_SLOPE * np.abs(slope0[rows]))
-            r = rows[found]
-            taken[r], f_next[r], g_next[r], by_gradient[r] = eta[r], f[found], G[found], ~(f[found] < f0[r])
-            on = ~found
-            further = on & np.isfinite(slope) & (slope < 0) & ((f <= f_lo[rows]) | within_rounding(f, f_lo[rows]))
-            r = rows[further]  # the minimum lies further on: the trial is the new lo
-            lo[r], f_lo[r], slope_lo[r], g_lo[r] = eta[r], f[further], slope[further], G[further]
-            slope_hi[r] = np.where(kept[r] == self.HI, slope_hi[r] * 0.5, slope_hi[r])  # hi stayed twice: halve its weight
-            kept[r] = self.HI
-            beyond = on & ~further
-            r = rows[beyond]  # the trial is the new hi
-            unresolved[r] |= level[beyond]
-            hi[r], slope_hi[r] = eta[r], slope[beyond]
-            slope_lo[r] = np.where(kept[r] == self.LO, slope_lo[r] * 0.5, slope_lo[r])
-            kept[r] = self.LO
-            # next trials: without a hi, secant extrapolation of phi' to zero (at least 2x, at most
-            # 4x further) unless f keeps decreasing along the whole line; with one, the Illinois
-            # method on phi' (the secant of the bracket's ends), bisection where phi' at hi is not
-            # a usable number or not positive (f rose with phi' < 0), or stop when it is too narrow
-            stop = np.zeros(rows.size, dtype=bool)
-            r_lo, r_hi, r_slope_lo, r_slope_hi, r_eta = lo[rows], hi[rows], slope_lo[rows], slope_hi[rows], eta[rows]
-            open_ended = on & np.isnan(r_hi)
-            stop |= open_ended & (r_eta >= MAX_STEP_GROWTH * first[rows])
-            grow = open_ended & ~stop
-            with np.errstate(all="ignore"):
-                step = np.where(r_slope_lo > slope0[rows], r_lo * r_slope_lo / (slope0[rows] - r_slope_lo), np.inf)
-                extrapolated = r_lo + np.minimum(np.maximum(step, r_lo), 3 * r_lo)
-                width = r_hi - r_lo
+        with np.errstate(all="ignore"):  # inf and nan trials are handled by the masks
+            while rows.size:
+                X = at.x[rows] + eta[rows, None] * d[rows]
+                f = work.values(rows, X)
+                f = np.where(np.isfinite(f), f, np.inf)
+                evaluations[rows] += 1
+                G = np.full(X.shape, np.nan)
+                finite_f = np.isfinite(f)
+                if finite_f.any():
+                    G[finite_f] = work.gradients(rows[finite_f], X[finite_f])
+                slope = np.full(rows.size, np.nan)
+                usable = np.isfinite(G).all(axis=1)
+                slope[usable] = _dot(G[usable], d[rows[usable]])
+                # phi' decides; f only has to be lower, or equal to its rounding (near a minimum the
+                # decrease is below f's last digit while phi' is still exact enough to find it)
+                level = finite_f & within_rounding(f, f0[rows])
+                # (each block below only where some start takes it: a batch of one takes few of them)
+                flatter = level & (np.abs(slope) < flat_slope[rows])
+                if flatter.any():
+                    r = rows[flatter]
+                    flat_slope[r], flat_eta[r], flat_f[r], flat_g[r] = np.abs(slope[flatter]), eta[r], f[flatter], G[flatter]
+                found = ((f < f0[rows]) | level) & (np.abs(slope) <= EXACT_SLOPE * np.abs(slope0[rows]))
+                if found.any():
+                    r = rows[found]
+                    taken[r], f_next[r], g_next[r], by_gradient[r] = eta[r], f[found], G[found], ~(f[found] < f0[r])
+                on = ~found
+                further = on & np.isfinite(slope) & (slope < 0) & ((f <= f_lo[rows]) | within_rounding(f, f_lo[rows]))
+                if further.any():
+                    r = rows[further]  # the minimum lies further on: the trial is the new lo
+                    lo[r], f_lo[r], slope_lo[r], g_lo[r] = eta[r], f[further], slope[further], G[further]
+                    slope_hi[r] = np.where(kept[r] == self.HI, slope_hi[r] * 0.5, slope_hi[r])  # hi stayed twice: halve its weight
+                    kept[r] = self.HI
+                beyond = on & ~further
+                if beyond.any():
+                    r = rows[beyond]  # the trial is the new hi
+                    unresolved[r] |= level[beyond]
+                    hi[r], slope_hi[r] = eta[r], slope[beyond]
+                    slope_lo[r] = np.where(kept[r] == self.LO, slope_lo[r] * 0.5, slope_lo[r])
+                    kept[r] = self.LO
+                # next trials: without a hi, secant extrapolation of phi' to zero (at least 2x, at most
+                # 4x further) unless f keeps decreasing along the whole line; with one, the Illinois
+                # method on phi' (the secant of the bracket's ends), bisection where phi' at hi is not
+                # a usable number or not positive (f rose with phi' < 0), or stop when it is too narrow
+                stop = np.zeros(rows.size, dtype=bool)
+                open_ended = on & np.isnan(hi[rows])
+                if open_ended.any():
+                    stop |= open_ended & (eta[rows] >= MAX_STEP_GROWTH * first[rows])
+                    grow = open_ended & ~stop
+                    if grow.any():
+                        r = rows[grow]
+                        r_lo, r_slope_lo, r_slope0 = lo[r], slope_lo[r], slope0[r]
+                        step = np.where(r_slope_lo > r_slope0, r_lo * r_slope_lo / (r_slope0 - r_slope_lo), np.inf)
+                        eta[r] = r_lo + np.minimum(np.maximum(step, r_lo), 3 * r_lo)
                 bracketed = on & ~open_ended
-                stop |= bracketed & (width <= 4 * EPS * r_hi)
-                narrow = bracketed & ~stop
-                secant_ok = np.isfinite(r_slope_hi) & (r_slope_hi > 0)
-                trial = np.where(secant_ok, r_lo - r_slope_lo * width / np.where(secant_ok, r_slope_hi - r_slope_lo, 1.0),
-                                 np.nan)
-                narrowed = np.where((r_lo < trial) & (trial < r_hi), trial, r_lo + 0.5 * width)
-            eta[rows[grow]] = extrapolated[grow]
-            eta[rows[narrow]] = narrowed[narrow]
-            going = on & ~stop
-            stop |= going & (evaluations[rows] >= EXACT_EVALUATIONS)
-            ended.append(rows[stop])
-            rows = rows[going & ~stop]
+                if bracketed.any():
+                    r = rows[bracketed]
+                    r_lo, r_hi = lo[r], hi[r]
+                    width = r_hi - r_lo
+                    narrow = ~(width <= 4 * EPS * r_hi)
+                    stop[bracketed] = ~narrow
+                    r, r_lo, r_hi, width = r[narrow], r_lo[narrow], r_hi[narrow], width[narrow]
+                    r_slope_lo, r_slope_hi = slope_lo[r], slope_hi[r]
+                    secant_ok = np.isfinite(r_slope_hi) & (r_slope_hi > 0)
+                    trial = np.where(secant_ok, r_lo - r_slope_lo * width / np.where(secant_ok, r_slope_hi - r_slope_lo, 1.0),
+                                     np.nan)
+                    eta[r] = np.where((r_lo < trial) & (trial < r_hi), trial, r_lo + 0.5 * width)
+                going = on & ~stop
+                stop |= going & (evaluations[rows] >= EXACT_EVALUATIONS)
+                if stop.any():
+                    ended.append(rows[stop])
+                rows = rows[going & ~stop]
         # where the slope test was never met: the bracket's best point if f decreased there, else
         # the flattest level trial if flat enough, else a failure
         for i in (np.concatenate(ended) if ended else np.zeros(0, dtype=int)):
@@ -486,8 +498,9 @@ class ExactLineSearch(Rule):
         with np.errstate(all="ignore"):
             slope_ratio = np.abs(_dot(g_next, d) / slope0)
         info = {"evaluations": evaluations, "by_gradient": by_gradient, "model_eta": model_eta, "slope_ratio": slope_ratio}
-        for name, spec in self.fields.items():  # nothing to report for the starts that stop
-            info[name][list(stops)] = spec.fill
+        if stops:  # nothing to report for the starts that stop
+            for name, spec in self.fields.items():
+                info[name][list(stops)] = spec.fill
         stepped = np.flatnonzero(np.isfinite(taken))
         if self.first != "model":
             new_state["previous_eta"][stepped], new_state["previous_slope"][stepped] = taken[stepped], slope0[stepped]
