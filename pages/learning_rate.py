@@ -112,9 +112,9 @@ def sweep_view(problem: Problem, x0: tuple[float, ...], method: str, options: Op
     chart = sweep_chart(frame, marks, "iterations" if quantity == "iterations" else "grad", options.tol,
                         options.max_iter, selected_index)
     st.altair_chart(sized(chart), width="stretch", key="lr_sweep_chart", on_select=copy_pick, selection_mode=PICK)
-    st.caption("Oscillating = over the last 50 steps the step reverses along one eigen-direction of H on ≥ 80% of "
-               "steps, or f rises on ≥ 25% of them; ▲ marks runs whose steps reverse. Each run's evidence is in the "
-               "table below.")
+    st.caption("Click a point to show that run. ● a run whose steps keep their direction, ▲ one whose steps reverse: "
+               "oscillating = over the last 50 steps the step reverses along one eigen-direction of H on ≥ 80% of "
+               "steps, or f rises on ≥ 25% of them. Each run's evidence is in the table below.")
     with st.expander("How each outcome was decided", expanded=False, icon=":material/rule:"):
         st.markdown(OSCILLATION_RULE)
     eta = st.select_slider("Show the run with η =", rates, key="lr_pick", format_func=lambda v: f"{v:.4g}")

@@ -31,13 +31,16 @@ OUTCOME_COLORS = {"converged": "#2ca02c", "crawl": "#ff7f0e", "oscillating": "#9
                   "diverged": "#d62728", "failed": "#7f7f7f", "unfinished": "#bcbd22",
                   "stalled": "#8c564b"}
 PICK = "pick_run"
+MARK_GREY = "#888888"  # the marked rates, their labels and the picked run's ring: readable on light and dark themes
 
 
 def _outcome_color() -> alt.Color:
     return alt.Color("outcome_label:N", title="outcome",
                      scale=alt.Scale(domain=[OUTCOMES[o] for o in OUTCOME_COLORS],
                                      range=list(OUTCOME_COLORS.values())),
-                     legend=alt.Legend(orient="bottom", columns=5))
+                     # one to a row, whole labels: fits a phone ("stopped by the time budget" was cut
+                     # at 160 px, and five to a row ran off the chart)
+                     legend=alt.Legend(orient="bottom", columns=1, labelLimit=320))
 
 
 # --------------------------------------------------------------------------------------------
@@ -79,10 +82,10 @@ def sweep_chart(frame: pd.DataFrame, marks: Sequence[RateMark], quantity: str, t
         x=x, y=y, color=_outcome_color(),
         shape=alt.Shape("pattern:N", title="", scale=alt.Scale(
             domain=["steps keep direction", "steps reverse (zig-zag)"], range=["circle", "triangle-up"]),
-            legend=alt.Legend(orient="bottom")),
+            legend=None),  # the caption under the chart says what ▲ means (a second legend ran off a phone's chart)
         tooltip=tooltip).add_params(pick)
     ring = alt.Chart(frame[frame["run"] == selected_run]).mark_point(
-        size=420, shape="circle", filled=False, stroke="black", strokeWidth=2).encode(x=x, y=y)
+        size=420, shape="circle", filled=False, stroke=MARK_GREY, strokeWidth=2.5).encode(x=x, y=y)
     layers = [line, points, ring]
     if len(reference):
         layers.append(alt.Chart(reference).mark_rule(strokeDash=[2, 3], color="#999999").encode(y=alt.Y("value:Q")))
@@ -90,16 +93,17 @@ def sweep_chart(frame: pd.DataFrame, marks: Sequence[RateMark], quantity: str, t
     if shown:
         rules = pd.DataFrame({"eta": [m.eta for m in shown], "label": [f"{m.label} = {m.eta:.4g}" for m in shown],
                               "note": [m.note for m in shown], "row": np.arange(len(shown))})
-        layers.append(alt.Chart(rules).mark_rule(strokeDash=[6, 4], color="#333333", strokeWidth=1.2).encode(
+        layers.append(alt.Chart(rules).mark_rule(strokeDash=[6, 4], color=MARK_GREY, strokeWidth=1.2).encode(
             x=alt.X("eta:Q", scale=eta_scale), tooltip=["label", "note"]))
         span = math.log(frame["eta"].max() / frame["eta"].min()) or 1.0
         for row, mark in enumerate(shown):  # one text layer per mark: staggered so labels never overlap
             right = math.log(mark.eta / frame["eta"].min()) / span > 0.7  # near the right edge: label to the left
             layers.append(alt.Chart(rules.iloc[[row]]).mark_text(
                 align="right" if right else "left", baseline="top", dx=-4 if right else 4, fontSize=12,
-                color="#333333").encode(
+                color=MARK_GREY).encode(
                 x=alt.X("eta:Q", scale=eta_scale), y=alt.value(4 + 16 * row), text="label:N"))
-    return alt.layer(*layers).properties(height=400, title="One fixed-rate run per η (click a point to show that run)")
+    # 560 high: the outcome legend, one to a row, sits inside that height and the plot keeps ~380
+    return alt.layer(*layers).properties(height=560, title="One fixed-rate run per η")  # short: a phone cuts a long title
 
 
 def factor_word(factor: float) -> str:
@@ -124,7 +128,8 @@ def rate_factors(eigenvalues: np.ndarray, eta: float, where: str, method: str) -
     with the user's lambdas and the picked eta; seed 002's velocity / acceleration reading."""
     st.markdown(f"**Why this η does what it does** · eigenvalues of H {where}")
     st.latex(r"x_{k+1}-x^* = (I-\eta H)(x_k-x^*)")
-    st.latex(r"\text{along each eigenvector } v_i:\quad e_{k+1,i} = (1-\eta\lambda_i)\,e_{k,i}")
+    # words and formula inline: the column is narrow, and inline math wraps where display math is cut
+    st.markdown(r"Along each eigenvector $v_i$ of H: $e_{k+1,i} = (1-\eta\lambda_i)\,e_{k,i}$")
     lines = []
     for lam in eigenvalues:
         factor = 1.0 - eta * lam
