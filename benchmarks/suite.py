@@ -441,6 +441,8 @@ def honest_behind_hostile(hostile: int = 4, budget_s: float = core.problem.TYPED
 # --------------------------------------------------------------------------------------------
 
 HIMMELBLAU = "(x^2 + y - 11)^2 + (x + y^2 - 7)^2"
+
+
 def batch_throughput(grid: int = 200, steps: int = 60, loop_sample: int = 200) -> dict:
     """Newton on Himmelblau from a grid x grid of starts in [-5, 5]^2, ``steps`` steps: one
     run_ends (where each start ended: what a basin picture needs), the same batch keeping every

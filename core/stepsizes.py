@@ -62,8 +62,22 @@ def _failure(f: float, grad_norm: float, unresolved: bool, what: str,
     return "line_search_failed", what
 
 
-def _not_descent(slope: float) -> tuple[str, str]:
-    return "line_search_failed", f"the direction is not a descent direction (g'd = {slope:.3g})"
+# What every search reports (Backtracking, Wolfe, ExactLineSearch add their own beside these).
+EVALUATIONS = Field(int, "trial points the search evaluated")
+BY_GRADIENT = Field(bool, "accepted on ||g|| because f could not resolve the decrease")
+
+
+def _uphill(slopes: np.ndarray) -> Stops:
+    """The stops of the starts whose direction is not a descent direction (g'd >= 0, or nan)."""
+    return {int(i): ("line_search_failed", f"the direction is not a descent direction (g'd = {float(slopes[i]):.3g})")
+            for i in np.flatnonzero(~(slopes < 0))}
+
+
+def _blank_stopped(info: dict[str, np.ndarray], fields: dict[str, Field], stops: Stops) -> None:
+    """Nothing to report for the starts that stop: their fields back to each field's fill."""
+    if stops:
+        for name, spec in fields.items():
+            info[name][list(stops)] = spec.fill
 
 
 class FixedRate(Rule):
@@ -111,7 +125,7 @@ class Backtracking(Rule):
     options = ("c1", "shrink")
     line_view = "search"
     fields = {"backtracks": Field(int, "halvings of the trial step before it was accepted"),
-              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
+              "by_gradient": BY_GRADIENT}
 
     def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
         size, n = direction.shape
@@ -122,7 +136,7 @@ class Backtracking(Rule):
         by_gradient = np.zeros(size, dtype=bool)
         unresolved = np.zeros(size, dtype=bool)
         f_next, g_next = _no_evaluations(size, n)
-        stops: Stops = {int(i): _not_descent(slope[i]) for i in np.flatnonzero(~(slope < 0))}
+        stops = _uphill(slope)
         # the starts still searching, compacted (rows: their numbers in the batch)
         rows = np.flatnonzero(slope < 0)
         x, d, f, s = at.x[rows], direction[rows], at.f[rows], slope[rows]
@@ -170,7 +184,8 @@ class Backtracking(Rule):
 
 def _interpolate_rows(lo: np.ndarray, f_lo: np.ndarray, slope_lo: np.ndarray, hi: np.ndarray,
                       f_hi: np.ndarray) -> np.ndarray:
-    """:func:`_interpolate` for arrays, element by element the same arithmetic."""
+    """Row by row, the minimiser of the quadratic through (lo, f_lo) with slope slope_lo and
+    (hi, f_hi), kept in the middle 80% of [lo, hi] (else the midpoint)."""
     width = hi - lo
     denominator = 2 * (f_hi - f_lo - slope_lo * width)
     usable = (denominator > 0) & np.isfinite(denominator)
@@ -193,8 +208,7 @@ class Wolfe(Rule):
 
     options = ("c1", "c2")
     line_view = "search"
-    fields = {"evaluations": Field(int, "trial points the search evaluated"),
-              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease"),
+    fields = {"evaluations": EVALUATIONS, "by_gradient": BY_GRADIENT,
               "wolfe": Field(bool, "the strong Wolfe conditions hold at the step taken")}
 
     def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
@@ -205,14 +219,13 @@ class Wolfe(Rule):
         while search.going.size:
             search.round(work)
         out = search.out
-        stops: Stops = {int(i): _not_descent(float(slopes[i])) for i in np.flatnonzero(~(slopes < 0))}
+        stops = _uphill(slopes)
         for i in search.failed:
             stops[int(i)] = _failure(float(at.f[i]), float(np.linalg.norm(at.g[i])), bool(out["unresolved"][i]),
                                      f"no step along d satisfied the Wolfe conditions or decreased f after "
                                      f"{int(out['evaluations'][i])} trials")
         info = {"evaluations": out["evaluations"], "by_gradient": out["by_gradient"], "wolfe": out["wolfe"]}
-        for name, spec in self.fields.items():  # nothing to report for the starts that stop
-            info[name][list(stops)] = spec.fill
+        _blank_stopped(info, self.fields, stops)
         return StepSize(out["eta"], direction, info, stops, {name: v.copy() for name, v in state.items()},
                         out["f"], out["g"])
 
@@ -358,7 +371,7 @@ class ExactLineSearch(Rule):
 
     options = ()
     line_view = "search"
-    fields = {"evaluations": Field(int, "trial points the search evaluated"),
+    fields = {"evaluations": EVALUATIONS,
               "by_gradient": Field(bool, "accepted on φ' = g'd because f could not resolve the decrease"),
               "model_eta": Field(float, "-g'd / d'Hd, the model's minimum along d"),
               "slope_ratio": Field(float, "|phi'(eta)| / |phi'(0)| at the step taken")}
@@ -385,7 +398,7 @@ class ExactLineSearch(Rule):
         d, f0 = direction, at.f
         slope0 = _dot(at.g, d)
         new_state = {name: values.copy() for name, values in state.items()}
-        stops: Stops = {int(i): _not_descent(float(slope0[i])) for i in np.flatnonzero(~(slope0 < 0))}
+        stops = _uphill(slope0)
         model_eta = np.full(size, np.nan)
         with np.errstate(all="ignore"):
             if self.first == "model":
@@ -498,9 +511,7 @@ class ExactLineSearch(Rule):
         with np.errstate(all="ignore"):
             slope_ratio = np.abs(_dot(g_next, d) / slope0)
         info = {"evaluations": evaluations, "by_gradient": by_gradient, "model_eta": model_eta, "slope_ratio": slope_ratio}
-        if stops:  # nothing to report for the starts that stop
-            for name, spec in self.fields.items():
-                info[name][list(stops)] = spec.fill
+        _blank_stopped(info, self.fields, stops)
         stepped = np.flatnonzero(np.isfinite(taken))
         if self.first != "model":
             new_state["previous_eta"][stepped], new_state["previous_slope"][stepped] = taken[stepped], slope0[stepped]
@@ -527,7 +538,7 @@ class TrustRegion(Rule):
               "ratio": Field(float, "actual / predicted decrease of f"),
               "rejected": Field(int, "trial steps rejected at this x"),
               "boundary": Field(bool, "the step reached the trust-region boundary"),
-              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
+              "by_gradient": BY_GRADIENT}
 
     def init(self, n: int, size: int, options: Any) -> State:
         return {"radius": np.full(size, float(options.radius))}

@@ -15,10 +15,11 @@ from typing import Any, Generator, Iterator
 
 import numpy as np
 
-from core.blocks import EPS, Batch, Field, Rule, State, StepSize, Stops, Work
+from core.blocks import EPS, Batch, Rule, State, StepSize, Stops, Work
 from core.directions import _dot, model_curvature
-from core.stepsizes import (EXACT_EVALUATIONS, ExactLineSearch, EXACT_SLOPE, LEVEL_SLOPE, MAX_STEP_GROWTH, WOLFE_EVALUATIONS, _failure,
-                            _no_evaluations, _norm, _not_descent, within_rounding)
+from core.stepsizes import (BY_GRADIENT, EVALUATIONS, EXACT_EVALUATIONS, EXACT_SLOPE, LEVEL_SLOPE, MAX_STEP_GROWTH,
+                            WOLFE_EVALUATIONS, ExactLineSearch, Wolfe, _failure, _no_evaluations, _norm, _uphill,
+                            within_rounding)
 
 
 Request = tuple[str, np.ndarray]  # ("f" or "g", the point): what a search asks the batch for
@@ -93,8 +94,7 @@ class _RowSearch(Rule):
 
     line_view = "search"
 
-    fields = {"evaluations": Field(int, "trial points the search evaluated"),
-              "by_gradient": Field(bool, "accepted on ||g|| because f could not resolve the decrease")}
+    fields = {"evaluations": EVALUATIONS, "by_gradient": BY_GRADIENT}
 
     def size(self, at: Batch, direction: np.ndarray, state: State, work: Work) -> StepSize:
         size, n = direction.shape
@@ -110,7 +110,7 @@ class _RowSearch(Rule):
         for i in range(size):
             slope = float(slopes[i])
             if not slope < 0:
-                stops[i] = _not_descent(slope)
+                stops[i] = _uphill(np.array([slope]))[0]
                 continue
             lines[i] = _Line(at.x[i], direction[i])
             searches[i] = self.search(lines[i], at, i, slope, new_state, work)
@@ -145,7 +145,7 @@ class ScalarWolfe(_RowSearch):
     |g(x + ηd)'d| <= c2 |g'd|; first trial η = 1."""
 
     options = ("c1", "c2")
-    fields = {**_RowSearch.fields, "wolfe": Field(bool, "the strong Wolfe conditions hold at the step taken")}
+    fields = Wolfe.fields
 
     def search(self, line: _Line, at: Batch, i: int, slope: float, state: State, work: Work) -> Search:
         c1, c2 = work.option("c1"), work.option("c2")

@@ -466,8 +466,6 @@ def _k_rule(k: int) -> dict[str, bytes]:
     return {AT_K + "rule": _rule_bytes(k)}
 
 
-
-
 def _k_rule_layer() -> dict:
     return vl.layer(at_k("rule"), vl.mark("rule", strokeDash=[4, 4], color="#888888"), x=vl.quantitative("k"))
 

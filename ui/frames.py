@@ -114,7 +114,7 @@ CONVERGENCE_QUANTITIES = ("f(x_k) − f_best", "‖g_k‖")  # what the converge
 
 def convergence_frame(traces: Mapping[str, Trace], quantity: str) -> pd.DataFrame:
     """Long form (method, k, quantity, value) of one convergence quantity, f(x_k) - f_best or
-    ||g_k|| (ui.charts.CONVERGENCE_QUANTITIES), positive values only: a zero or a nan would
+    ||g_k|| (CONVERGENCE_QUANTITIES), positive values only: a zero or a nan would
     collapse a log axis, so those points are simply not drawn."""
     iterates = long_iterates(traces)
     gap, grad_norm = CONVERGENCE_QUANTITIES
